@@ -1,0 +1,73 @@
+//! The command line: clap derive, one subcommand per file under cmd/.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// polyfeed follows blogs through their feeds, translates new posts faithfully, and republishes
+/// them as bilingual Atom, RSS and JSON feeds, Markdown posts and HTML pages.
+#[derive(Debug, Parser)]
+#[command(name = "polyfeed", version, about, max_term_width = 100)]
+pub struct Cli {
+    /// The config file.
+    #[arg(long, global = true, env = "POLYFEED_CONFIG", default_value = "feeds.toml")]
+    pub config: PathBuf,
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// More logging (-v: debug, -vv: trace). RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// One pass: fetch every enabled feed, detect new posts, queue them, translate, publish.
+    Refresh(RefreshArgs),
+    /// Show each feed's state: last fetch, result, entries, queue.
+    Status(StatusArgs),
+    /// Fetch and parse one feed (URL or file) without touching state, and print its entries.
+    Inspect(InspectArgs),
+    /// Write a commented starter config if none exists.
+    Init,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RefreshArgs {
+    /// Only these feeds (repeatable).
+    #[arg(long = "feed", value_name = "NAME")]
+    pub feeds: Vec<String>,
+    /// Fetch and queue, but do not translate.
+    #[arg(long)]
+    pub no_translate: bool,
+    /// Fetch even feeds whose server asked to wait (Retry-After, max-age, ttl).
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// Print JSON: an array with one object per feed.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct InspectArgs {
+    /// A feed URL, or a path to a feed file.
+    pub target: String,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Allow fetching from private and loopback addresses.
+    #[arg(long)]
+    pub allow_private_network: bool,
+}

@@ -1,0 +1,49 @@
+//! Subcommands, one file each, thin: they load the config, open what they need, call the library
+//! and print. Errors carry context here (anyhow) and main turns them into exit codes.
+
+mod init;
+mod inspect;
+mod refresh;
+mod status;
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+
+use crate::cli::{Cli, Command};
+use crate::config::Config;
+use crate::store::SqliteStore;
+
+/// Exit code when some feeds or translations failed and the rest was done.
+pub const PARTIAL_FAILURE: u8 = 2;
+
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Refresh(args) => refresh::run(&cli.config, args),
+        Command::Status(args) => status::run(&cli.config, args),
+        Command::Inspect(args) => inspect::run(&cli.config, args),
+        Command::Init => init::run(&cli.config),
+    }
+}
+
+fn load_config(path: &Path) -> anyhow::Result<Config> {
+    if !path.exists() {
+        anyhow::bail!("no config at {} (create one with `polyfeed init`, or pass --config PATH)", path.display());
+    }
+    Ok(Config::from_file(path)?)
+}
+
+fn open_store(config: &Config) -> anyhow::Result<Arc<SqliteStore>> {
+    Ok(Arc::new(SqliteStore::open(&config.store_path())?))
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
+}
+
+/// A Unix time as RFC 3339 in UTC, for people and JSON.
+fn time(ts: Option<i64>) -> Option<String> {
+    ts.and_then(|t| chrono::DateTime::from_timestamp(t, 0)).map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+}

@@ -1,0 +1,79 @@
+//! `polyfeed refresh`: one pass over the feeds, then a summary.
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use crate::cli::RefreshArgs;
+use crate::config::FeedConfig;
+use crate::fetch::Fetcher;
+use crate::lock::CacheLock;
+use crate::refresh::{Context, FeedReport, Outcome, refresh_all};
+
+pub fn run(config_path: &Path, args: RefreshArgs) -> anyhow::Result<ExitCode> {
+    let config = Arc::new(super::load_config(config_path)?);
+    let feeds: Vec<&FeedConfig> = if args.feeds.is_empty() {
+        config.enabled_feeds().collect()
+    } else {
+        args.feeds
+            .iter()
+            .map(|n| config.feed(n).ok_or_else(|| anyhow::anyhow!("no feed named {n:?} in {}", config_path.display())))
+            .collect::<anyhow::Result<_>>()?
+    };
+    let _lock = CacheLock::acquire(&config.cache_dir, "refresh")?;
+    let store = super::open_store(&config)?;
+    let ctx = Context { config: config.clone(), store, fetcher: Arc::new(Fetcher::from_config(&config)) };
+
+    let progress = progress_bar(feeds.len() as u64, "feeds");
+    let reports = super::runtime()?.block_on(refresh_all(&ctx, &feeds, args.force, |r| {
+        progress.set_message(r.feed.clone());
+        progress.inc(1);
+    }));
+    progress.finish_and_clear();
+
+    print_summary(&reports);
+    let failed = reports.iter().any(|r| matches!(r.outcome, Outcome::Failed(_)));
+    Ok(if failed { ExitCode::from(super::PARTIAL_FAILURE) } else { ExitCode::SUCCESS })
+}
+
+/// A progress bar on a terminal, nothing otherwise.
+pub(super) fn progress_bar(len: u64, unit: &str) -> indicatif::ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let style = indicatif::ProgressStyle::with_template(&format!("{{bar:30}} {{pos}}/{{len}} {unit} {{msg}}")).expect("static template");
+    indicatif::ProgressBar::new(len).with_style(style)
+}
+
+fn print_summary(reports: &[FeedReport]) {
+    let width = reports.iter().map(|r| r.feed.len()).max().unwrap_or(4).max(4);
+    println!("{:width$}  {:<12} {:>5} {:>7} {:>6}  note", "feed", "result", "new", "updated", "queued");
+    for r in reports {
+        let (result, note) = match &r.outcome {
+            Outcome::Fetched => ("fetched", String::new()),
+            Outcome::NotModified => ("not modified", String::new()),
+            Outcome::Deferred(why) => ("deferred", why.clone()),
+            Outcome::Failed(why) => ("failed", why.clone()),
+        };
+        let note = match &r.moved_to {
+            Some(url) if note.is_empty() => format!("moved to {url}"),
+            _ => note,
+        };
+        let a = &r.applied;
+        println!("{:width$}  {:<12} {:>5} {:>7} {:>6}  {}", r.feed, result, a.new, a.updated, a.queued, note);
+    }
+    let count = |f: fn(&Outcome) -> bool| reports.iter().filter(|r| f(&r.outcome)).count();
+    let sum = |f: fn(&FeedReport) -> usize| reports.iter().map(f).sum::<usize>();
+    println!(
+        "{} feeds: {} fetched, {} not modified, {} deferred, {} failed; {} new, {} updated, {} queued",
+        reports.len(),
+        count(|o| *o == Outcome::Fetched),
+        count(|o| *o == Outcome::NotModified),
+        count(|o| matches!(o, Outcome::Deferred(_))),
+        count(|o| matches!(o, Outcome::Failed(_))),
+        sum(|r| r.applied.new),
+        sum(|r| r.applied.updated),
+        sum(|r| r.applied.queued),
+    );
+}

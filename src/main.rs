@@ -1,0 +1,34 @@
+//! The polyfeed binary: parse the command line, set up logging, run the command, map the outcome
+//! to an exit code (0 all good, 2 some feeds or translations failed, 1 usage or config error).
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use polyfeed::cli::{Cli, LogFormat};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.log_format, cli.verbose);
+    match polyfeed::cmd::run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn init_tracing(format: LogFormat, verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let default = match verbose {
+        0 => "polyfeed=warn",
+        1 => "polyfeed=debug",
+        _ => "polyfeed=trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.with_target(false).init(),
+    }
+}

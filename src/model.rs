@@ -1,0 +1,71 @@
+//! polyfeed's own types. feed-rs types stop at parse.rs; everything after works on these.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// A parsed source feed, normalized.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ParsedFeed {
+    pub title: String,
+    /// The site the feed belongs to (its alternate link).
+    pub site_url: Option<String>,
+    pub authors: Vec<String>,
+    /// RSS `ttl`: minutes the feed may be cached.
+    pub ttl_minutes: Option<u32>,
+    pub entries: Vec<Entry>,
+}
+
+/// One entry of a source feed, normalized.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    /// polyfeed's stable identity of the entry within its feed (see `parse::entry_key`).
+    pub key: String,
+    /// The id or guid the source gave, empty when it gave none.
+    pub source_id: String,
+    /// The entry's page, absolute.
+    pub link: Option<String>,
+    /// Plain text.
+    pub title: String,
+    /// HTML, as the source gave it (unsanitized: publish/ sanitizes).
+    pub content: String,
+    pub authors: Vec<String>,
+    pub categories: Vec<String>,
+    pub published: Option<DateTime<Utc>>,
+    pub updated: Option<DateTime<Utc>>,
+}
+
+impl Entry {
+    /// The entry's date for ordering: published, else updated.
+    pub fn date(&self) -> Option<DateTime<Utc>> {
+        self.published.or(self.updated)
+    }
+}
+
+/// A short, stable hex digest of some strings (separated, so ["ab","c"] != ["a","bc"]).
+pub fn digest(parts: &[&str]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_le_bytes());
+        h.update(p.as_bytes());
+    }
+    let out = h.finalize();
+    out[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Seconds since the epoch, the store's time unit.
+pub fn now() -> i64 {
+    Utc::now().timestamp()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digest_separates_parts() {
+        assert_ne!(digest(&["ab", "c"]), digest(&["a", "bc"]));
+        assert_eq!(digest(&["x"]), digest(&["x"]));
+        assert_eq!(digest(&["x"]).len(), 32);
+    }
+}

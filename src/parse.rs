@@ -1,0 +1,533 @@
+//! Bytes -> `ParsedFeed` via feed-rs, with the gaps feed-rs leaves filled: polyfeed's own entry
+//! identity, lenient dates, RSS 0.90 entries, and encodings declared only by HTTP.
+//!
+//! Pure: no I/O. feed-rs types do not leave this module.
+
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc};
+
+use crate::model::{Entry, ParsedFeed, digest};
+use crate::text;
+
+/// Why a body is not a usable feed.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ParseError {
+    /// The body is empty.
+    #[error("empty body")]
+    Empty,
+    /// The body is an HTML page, not a feed (autodiscovery may find the feed it links to).
+    #[error("an HTML page, not a feed")]
+    Html,
+    /// feed-rs refused the document.
+    #[error("not a valid feed: {0}")]
+    Invalid(String),
+    /// The document has entries feed-rs could not read.
+    #[error("the document has {0} item/entry elements but none could be read")]
+    LostEntries(usize),
+}
+
+pub type Result<T> = std::result::Result<T, ParseError>;
+
+/// Parses a feed body. `url` is the feed's URL (base for relative links), `content_type` the HTTP header if any.
+pub fn parse(body: &[u8], url: &str, content_type: Option<&str>) -> Result<ParsedFeed> {
+    let trimmed = trim_start(body);
+    if trimmed.is_empty() {
+        return Err(ParseError::Empty);
+    }
+    if looks_like_html(trimmed) {
+        return Err(ParseError::Html);
+    }
+    let transcoded = transcode_by_header(body, content_type);
+    let body = transcoded.as_deref().unwrap_or(body);
+
+    let feed = match parse_with_feed_rs(body, url) {
+        Ok(feed) => feed,
+        // Invalid bytes for the declared encoding: read what can be read rather than nothing.
+        Err(first) => match lossy_utf8(body) {
+            Some(fixed) => parse_with_feed_rs(&fixed, url).map_err(|_| first)?,
+            None => return Err(first),
+        },
+    };
+    let mut parsed = normalize(feed, url);
+    if parsed.entries.is_empty() {
+        let items = count_items(body);
+        if items > 0 {
+            // feed-rs reads RSS 0.90 (the Netscape namespace) as a feed without entries; the rss crate reads its items.
+            parsed.entries = parse_with_rss_crate(body, url);
+            if parsed.entries.is_empty() {
+                return Err(ParseError::LostEntries(items));
+            }
+        }
+    }
+    Ok(parsed)
+}
+
+fn parse_with_feed_rs(body: &[u8], url: &str) -> Result<feed_rs::model::Feed> {
+    feed_rs::parser::Builder::new()
+        .base_uri(Some(url))
+        .sanitize_content(false)
+        // An empty id marks "the source gave none": polyfeed derives its own key, never a random one.
+        .id_generator(|_, _, _| String::new())
+        .timestamp_parser(parse_timestamp)
+        .build()
+        .parse(body)
+        .map_err(|e| ParseError::Invalid(e.to_string()))
+}
+
+fn normalize(feed: feed_rs::model::Feed, url: &str) -> ParsedFeed {
+    let site_url = feed
+        .links
+        .iter()
+        .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
+        .map(|l| absolute(&l.href, url));
+    let authors: Vec<String> = feed.authors.iter().map(|p| p.name.as_deref().unwrap_or("").trim().to_string()).filter(|n| !n.is_empty()).collect();
+    let entries = feed.entries.into_iter().map(|e| normalize_entry(e, url)).collect();
+    ParsedFeed {
+        title: feed.title.map(|t| text_of(&t)).unwrap_or_default(),
+        site_url,
+        authors,
+        ttl_minutes: feed.ttl,
+        entries,
+    }
+}
+
+fn normalize_entry(e: feed_rs::model::Entry, feed_url: &str) -> Entry {
+    let link = e
+        .links
+        .iter()
+        .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
+        .or(e.links.first())
+        .map(|l| absolute(&l.href, feed_url));
+    let title = e.title.as_ref().map(text_of).unwrap_or_default();
+    let content = e
+        .content
+        .as_ref()
+        .and_then(|c| c.body.clone())
+        .filter(|b| !b.trim().is_empty())
+        .or_else(|| e.summary.as_ref().map(|s| text_as_html(s)))
+        .or_else(|| e.media.iter().find_map(|m| m.description.as_ref().map(text_as_html)))
+        .unwrap_or_default();
+    let mut categories: Vec<String> = Vec::new();
+    for c in &e.categories {
+        let term = c.label.as_deref().filter(|l| !l.trim().is_empty()).unwrap_or(&c.term).trim().to_string();
+        if !term.is_empty() && !categories.contains(&term) {
+            categories.push(term);
+        }
+    }
+    let source_id = e.id.trim().to_string();
+    let published = e.published;
+    let updated = e.updated;
+    let key = entry_key(&source_id, link.as_deref(), &title, published.or(updated));
+    Entry {
+        key,
+        source_id,
+        link,
+        title,
+        content,
+        authors: e.authors.iter().map(|p| p.name.as_deref().unwrap_or("").trim().to_string()).filter(|n| !n.is_empty()).collect(),
+        categories,
+        published,
+        updated,
+    }
+}
+
+/// polyfeed's identity of an entry: its id/guid, else its link, else its title and date.
+pub fn entry_key(source_id: &str, link: Option<&str>, title: &str, date: Option<DateTime<Utc>>) -> String {
+    if !source_id.is_empty() {
+        digest(&["id", source_id])
+    } else if let Some(link) = link.filter(|l| !l.is_empty()) {
+        digest(&["link", link])
+    } else {
+        let date = date.map(|d| d.to_rfc3339()).unwrap_or_default();
+        digest(&["title", title, &date])
+    }
+}
+
+/// Plain text of a feed-rs text construct (HTML titles lose their tags).
+fn text_of(t: &feed_rs::model::Text) -> String {
+    if matches!(t.content_type.subty().as_str(), "html" | "xhtml") {
+        text::html_to_plain(&t.content)
+    } else {
+        text::collapse_whitespace(&t.content)
+    }
+}
+
+/// A summary as HTML: plain-text summaries are escaped and their paragraphs kept.
+fn text_as_html(t: &feed_rs::model::Text) -> String {
+    if t.content_type.subty().as_str() == "plain" {
+        t.content
+            .split("\n\n")
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(|p| format!("<p>{}</p>", text::escape_html(p)))
+            .collect()
+    } else {
+        t.content.clone()
+    }
+}
+
+fn absolute(href: &str, base: &str) -> String {
+    url::Url::parse(base)
+        .and_then(|b| b.join(href.trim()))
+        .map(|u| u.to_string())
+        .unwrap_or_else(|_| href.trim().to_string())
+}
+
+fn parse_with_rss_crate(body: &[u8], url: &str) -> Vec<Entry> {
+    let Ok(channel) = rss::Channel::read_from(body) else {
+        return Vec::new();
+    };
+    channel
+        .items()
+        .iter()
+        .map(|item| {
+            let link = item.link().map(|l| absolute(l, url));
+            let title = item.title().map(text::html_to_plain).unwrap_or_default();
+            let published = item.pub_date().and_then(parse_timestamp);
+            let source_id = item.guid().map(|g| g.value().trim().to_string()).unwrap_or_default();
+            Entry {
+                key: entry_key(&source_id, link.as_deref(), &title, published),
+                source_id,
+                link,
+                title,
+                content: item.content().or(item.description()).unwrap_or_default().to_string(),
+                authors: item.author().map(|a| vec![a.to_string()]).unwrap_or_default(),
+                categories: item.categories().iter().map(|c| c.name().to_string()).collect(),
+                published,
+                updated: None,
+            }
+        })
+        .collect()
+}
+
+/// Counts `<item` and `<entry` start tags (with or without prefix): a cheap witness that entries exist.
+fn count_items(body: &[u8]) -> usize {
+    let mut n = 0;
+    let mut i = 0;
+    while let Some(pos) = memchr(b'<', &body[i..]) {
+        let rest = &body[i + pos + 1..];
+        let name_end = rest.iter().position(|b| b.is_ascii_whitespace() || *b == b'>' || *b == b'/').unwrap_or(rest.len());
+        let name = &rest[..name_end];
+        let local = name.rsplit(|b| *b == b':').next().unwrap_or(name);
+        if local == b"item" || local == b"entry" {
+            n += 1;
+        }
+        i += pos + 1;
+    }
+    n
+}
+
+fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
+    haystack.iter().position(|b| *b == needle)
+}
+
+fn trim_start(body: &[u8]) -> &[u8] {
+    let body = body.strip_prefix(b"\xef\xbb\xbf").unwrap_or(body);
+    let start = body.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(body.len());
+    &body[start..]
+}
+
+/// An HTML page rather than a feed: starts with a doctype or an html element.
+pub fn looks_like_html(body: &[u8]) -> bool {
+    let head: Vec<u8> = trim_start(body).iter().take(512).map(u8::to_ascii_lowercase).collect();
+    let mut rest = head.as_slice();
+    // Skip leading comments.
+    while rest.starts_with(b"<!--") {
+        match rest.windows(3).position(|w| w == b"-->") {
+            Some(end) => rest = trim_start(&rest[end + 3..]),
+            None => return false,
+        }
+    }
+    rest.starts_with(b"<!doctype html") || rest.starts_with(b"<html")
+}
+
+/// When the XML has no encoding declaration but HTTP names a non-UTF-8 charset, transcode to UTF-8.
+fn transcode_by_header(body: &[u8], content_type: Option<&str>) -> Option<Vec<u8>> {
+    let charset = content_type?
+        .split(';')
+        .filter_map(|p| p.trim().split_once('='))
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case("charset"))
+        .map(|(_, v)| v.trim().trim_matches('"').to_string())?;
+    let encoding = encoding_rs::Encoding::for_label(charset.as_bytes())?;
+    if encoding == encoding_rs::UTF_8 || declared_encoding(body).is_some() || trim_start(body).first() != Some(&b'<') {
+        return None;
+    }
+    let (text, _, _) = encoding.decode(body);
+    Some(text.into_owned().into_bytes())
+}
+
+fn declared_encoding(body: &[u8]) -> Option<String> {
+    let head = trim_start(body);
+    if !head.starts_with(b"<?xml") {
+        return None;
+    }
+    let end = head.windows(2).position(|w| w == b"?>")?;
+    let decl = String::from_utf8_lossy(&head[..end]);
+    let at = decl.find("encoding")?;
+    let value = decl[at + "encoding".len()..].trim_start().strip_prefix('=')?.trim_start();
+    let quote = value.chars().next()?;
+    value[1..].split(quote).next().map(str::to_string)
+}
+
+/// A UTF-8 body (declared so or undeclared) with invalid bytes, repaired; None when there is nothing to repair.
+fn lossy_utf8(body: &[u8]) -> Option<Vec<u8>> {
+    let declared = declared_encoding(body).map(|e| e.to_ascii_lowercase());
+    if declared.as_deref().is_some_and(|e| e != "utf-8" && e != "utf8") || std::str::from_utf8(body).is_ok() {
+        return None;
+    }
+    Some(String::from_utf8_lossy(body).into_owned().into_bytes())
+}
+
+/// A lenient timestamp parser: RFC 3339, RFC 2822 and the dates real feeds write instead.
+pub fn parse_timestamp(raw: &str) -> Option<DateTime<Utc>> {
+    let s = raw.trim();
+    if s.is_empty() {
+        return None;
+    }
+    if let Ok(d) = DateTime::parse_from_rfc3339(s) {
+        return Some(d.with_timezone(&Utc));
+    }
+    if let Ok(d) = DateTime::parse_from_rfc2822(s) {
+        return Some(d.with_timezone(&Utc));
+    }
+    let fixed = fix_rfc2822(s);
+    if let Ok(d) = DateTime::parse_from_rfc2822(&fixed) {
+        return Some(d.with_timezone(&Utc));
+    }
+    const ZONED: &[&str] = &[
+        "%Y-%m-%dT%H:%M:%S%.f%z",
+        "%Y-%m-%dT%H:%M%z",
+        "%Y-%m-%d %H:%M:%S%.f %z",
+        "%Y-%m-%d %H:%M:%S%.f%z",
+        "%Y/%m/%d %H:%M:%S %z",
+        "%d %b %Y %H:%M:%S %z",
+        "%d %b %Y %H:%M %z",
+        "%a %b %d %H:%M:%S %z %Y",
+    ];
+    for f in ZONED {
+        if let Ok(d) = DateTime::<FixedOffset>::parse_from_str(&fixed, f) {
+            return Some(d.with_timezone(&Utc));
+        }
+    }
+    const NAIVE: &[&str] = &[
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+        "%Y/%m/%d %H:%M:%S",
+        "%Y/%m/%d %H:%M",
+        "%d %b %Y %H:%M:%S",
+        "%d %b %Y %H:%M",
+        "%d.%m.%Y %H:%M:%S",
+        "%d.%m.%Y %H:%M",
+        "%a %b %d %H:%M:%S %Y",
+    ];
+    let no_zone = fixed.trim_end_matches(" +0000").trim_end_matches('Z');
+    for f in NAIVE {
+        if let Ok(d) = NaiveDateTime::parse_from_str(no_zone, f) {
+            return Some(Utc.from_utc_datetime(&d));
+        }
+    }
+    const DATES: &[&str] = &["%Y-%m-%d", "%Y/%m/%d", "%d %b %Y", "%b %d %Y", "%d.%m.%Y", "%Y%m%d"];
+    for f in DATES {
+        if let Ok(d) = NaiveDate::parse_from_str(no_zone, f) {
+            return Some(Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0)?));
+        }
+    }
+    None
+}
+
+/// Repairs the usual departures from RFC 2822: full day and month names, named zones, missing seconds.
+fn fix_rfc2822(s: &str) -> String {
+    let mut words: Vec<String> = s.replace(',', ", ").split_whitespace().map(str::to_string).collect();
+    // Drop a leading weekday, however it is spelled.
+    if words.first().is_some_and(|w| w.trim_end_matches(',').chars().all(char::is_alphabetic) && words.len() > 3) {
+        let first = words[0].trim_end_matches(',').to_ascii_lowercase();
+        if ["mon", "tue", "wed", "thu", "fri", "sat", "sun"].iter().any(|d| first.starts_with(d)) {
+            words.remove(0);
+        }
+    }
+    for w in &mut words {
+        let lower = w.trim_end_matches(['.', ',']).to_ascii_lowercase();
+        const MONTHS: [&str; 12] = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
+        if lower.len() > 3 && lower.chars().all(char::is_alphabetic) {
+            if let Some(m) = MONTHS.iter().find(|m| lower.starts_with(*m)) {
+                let mut c = m.chars();
+                *w = c.next().unwrap().to_ascii_uppercase().to_string() + c.as_str();
+                continue;
+            }
+        }
+        let zone = match lower.as_str() {
+            "ut" | "utc" | "gmt" | "z" | "-0000" => Some("+0000"),
+            "est" => Some("-0500"),
+            "edt" => Some("-0400"),
+            "cst" => Some("-0600"),
+            "cdt" => Some("-0500"),
+            "mst" => Some("-0700"),
+            "mdt" => Some("-0600"),
+            "pst" => Some("-0800"),
+            "pdt" => Some("-0700"),
+            "cet" => Some("+0100"),
+            "cest" => Some("+0200"),
+            "bst" => Some("+0100"),
+            "jst" => Some("+0900"),
+            "kst" => Some("+0900"),
+            "ist" => Some("+0530"),
+            _ => None,
+        };
+        if let Some(z) = zone {
+            *w = z.to_string();
+        }
+    }
+    // Add seconds to a bare HH:MM time.
+    for w in &mut words {
+        if w.len() <= 5 && w.matches(':').count() == 1 && w.chars().all(|c| c.is_ascii_digit() || c == ':') {
+            w.push_str(":00");
+        }
+    }
+    // A zone written +08:00 becomes +0800.
+    if let Some(last) = words.last_mut() {
+        if (last.starts_with('+') || last.starts_with('-')) && last.len() == 6 && last.as_bytes()[3] == b':' {
+            last.remove(3);
+        }
+    }
+    // No zone at all: UTC.
+    let has_zone = words.last().is_some_and(|w| (w.starts_with('+') || w.starts_with('-')) && w.len() == 5);
+    if !has_zone && words.iter().any(|w| w.contains(':')) {
+        words.push("+0000".into());
+    }
+    words.join(" ").replace(", ", " ").replace(" ,", "")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ts(s: &str) -> String {
+        parse_timestamp(s).map(|d| d.to_rfc3339()).unwrap_or_else(|| "none".into())
+    }
+
+    #[test]
+    fn timestamps() {
+        let cases = [
+            ("2024-12-31T18:07:00+00:00", "2024-12-31T18:07:00+00:00"),
+            ("2024-12-31T18:07:00Z", "2024-12-31T18:07:00+00:00"),
+            ("Tue, 31 Dec 2024 18:07:00 GMT", "2024-12-31T18:07:00+00:00"),
+            ("Tue, 31 Dec 2024 18:07:00 +0800", "2024-12-31T10:07:00+00:00"),
+            ("Tuesday, 31 December 2024 18:07:00 GMT", "2024-12-31T18:07:00+00:00"),
+            ("31 Dec 2024 18:07 EST", "2024-12-31T23:07:00+00:00"),
+            ("Tue, 31 Dec 2024 18:07:00 +08:00", "2024-12-31T10:07:00+00:00"),
+            ("Tue, 31 Dec 2024 18:07:00", "2024-12-31T18:07:00+00:00"),
+            ("2020/1/10 14:03:00", "2020-01-10T14:03:00+00:00"),
+            ("2020-01-10 14:03:00", "2020-01-10T14:03:00+00:00"),
+            ("2020-01-10 14:03:00 +0100", "2020-01-10T13:03:00+00:00"),
+            ("2020-01-10T14:03:00", "2020-01-10T14:03:00+00:00"),
+            ("2020-01-10", "2020-01-10T00:00:00+00:00"),
+            ("January 10, 2020", "2020-01-10T00:00:00+00:00"),
+            ("10.01.2020 14:03", "2020-01-10T14:03:00+00:00"),
+            ("", "none"),
+            ("yesterday", "none"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(ts(input), want, "input {input:?}");
+        }
+    }
+
+    #[test]
+    fn key_prefers_id_then_link_then_title_and_date() {
+        let d = parse_timestamp("2024-01-01").unwrap();
+        assert_eq!(entry_key("a", Some("l"), "t", Some(d)), entry_key("a", Some("other"), "x", None));
+        assert_eq!(entry_key("", Some("l"), "t", Some(d)), entry_key("", Some("l"), "x", None));
+        assert_eq!(entry_key("", None, "t", Some(d)), entry_key("", None, "t", Some(d)));
+        assert_ne!(entry_key("", None, "t", Some(d)), entry_key("", None, "t", None));
+        assert_ne!(entry_key("l", None, "", None), entry_key("", Some("l"), "", None));
+    }
+
+    const ATOM: &str = r#"<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="en-us"><title>Simon Willison's Weblog</title>
+<link href="http://simonwillison.net/" rel="alternate"/><id>http://simonwillison.net/</id>
+<updated>2024-12-31T18:07:00+00:00</updated><author><name>Simon Willison</name></author>
+<entry><title>Things we learned about LLMs in 2024</title>
+<link href="https://simonwillison.net/2024/Dec/31/llms-in-2024/" rel="alternate"/>
+<published>2024-12-31T18:07:00+00:00</published><updated>2024-12-31T18:07:00+00:00</updated>
+<id>https://simonwillison.net/2024/Dec/31/llms-in-2024/#atom-everything</id>
+<summary type="html">&lt;p&gt;A lot has happened.&lt;/p&gt;</summary>
+<category term="ai"/><category term="llms"/></entry>
+<entry><title>No id here</title><link href="/2024/Dec/30/no-id/"/><summary>Plain &amp; simple</summary></entry>
+</feed>"#;
+
+    #[test]
+    fn atom_like_simonwillison() {
+        let feed = parse(ATOM.as_bytes(), "https://simonwillison.net/atom/everything/", None).unwrap();
+        assert_eq!(feed.title, "Simon Willison's Weblog");
+        assert_eq!(feed.authors, ["Simon Willison"]);
+        assert_eq!(feed.site_url.as_deref(), Some("http://simonwillison.net/"));
+        let e = &feed.entries[0];
+        assert_eq!(
+            e,
+            &Entry {
+                key: entry_key("https://simonwillison.net/2024/Dec/31/llms-in-2024/#atom-everything", None, "", None),
+                source_id: "https://simonwillison.net/2024/Dec/31/llms-in-2024/#atom-everything".into(),
+                link: Some("https://simonwillison.net/2024/Dec/31/llms-in-2024/".into()),
+                title: "Things we learned about LLMs in 2024".into(),
+                content: "<p>A lot has happened.</p>".into(),
+                authors: vec![],
+                categories: vec!["ai".into(), "llms".into()],
+                published: parse_timestamp("2024-12-31T18:07:00Z"),
+                updated: parse_timestamp("2024-12-31T18:07:00Z"),
+            }
+        );
+        let second = &feed.entries[1];
+        assert_eq!(second.source_id, "");
+        assert_eq!(second.link.as_deref(), Some("https://simonwillison.net/2024/Dec/30/no-id/"));
+        assert_eq!(second.key, entry_key("", second.link.as_deref(), "", None));
+        assert_eq!(second.content, "<p>Plain &amp; simple</p>");
+    }
+
+    #[test]
+    fn entries_without_id_or_link_get_a_stable_key() {
+        let rss = "<rss version=\"2.0\"><channel><title>t</title><item><title>Hello</title><pubDate>2020/1/10 14:03:00</pubDate></item></channel></rss>";
+        let a = parse(rss.as_bytes(), "https://e.org/feed", None).unwrap();
+        let b = parse(rss.as_bytes(), "https://e.org/feed", None).unwrap();
+        assert_eq!(a.entries[0].key, b.entries[0].key);
+        assert_eq!(a.entries[0].published, parse_timestamp("2020-01-10T14:03:00Z"));
+    }
+
+    #[test]
+    fn rss090_items_are_not_lost() {
+        let rss = r#"<?xml version="1.0"?>
+<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://my.netscape.com/rdf/simple/0.9/">
+<channel><title>heise online</title><link>https://www.heise.de/</link><description>News</description></channel>
+<item><title>Erste Meldung</title><link>https://www.heise.de/news/1.html</link></item>
+<item><title>Zweite Meldung</title><link>https://www.heise.de/news/2.html</link></item>
+</rdf:RDF>"#;
+        let feed = parse(rss.as_bytes(), "https://www.heise.de/rss", None).unwrap();
+        let titles: Vec<_> = feed.entries.iter().map(|e| e.title.as_str()).collect();
+        assert_eq!(titles, ["Erste Meldung", "Zweite Meldung"]);
+        assert_eq!(feed.entries[1].link.as_deref(), Some("https://www.heise.de/news/2.html"));
+    }
+
+    #[test]
+    fn refusals() {
+        assert_eq!(parse(b"  \n", "https://e.org/", None), Err(ParseError::Empty));
+        assert_eq!(parse(b"<!DOCTYPE html><html><head></head></html>", "https://e.org/", None), Err(ParseError::Html));
+        assert_eq!(parse(b"<!-- x --><html lang=en>", "https://e.org/", None), Err(ParseError::Html));
+        assert!(matches!(parse(b"<nonsense/>", "https://e.org/", None), Err(ParseError::Invalid(_))));
+        assert!(matches!(parse(b"{\"not\": \"a feed\"}", "https://e.org/", None), Err(ParseError::Invalid(_))));
+    }
+
+    #[test]
+    fn charset_from_http_header_when_undeclared() {
+        let (gbk, _, _) = encoding_rs::GBK.encode("<rss version=\"2.0\"><channel><title>中文</title><item><title>你好</title><guid>1</guid></item></channel></rss>");
+        let feed = parse(&gbk, "https://e.org/", Some("application/rss+xml; charset=GB2312")).unwrap();
+        assert_eq!(feed.title, "中文");
+        assert_eq!(feed.entries[0].title, "你好");
+    }
+
+    #[test]
+    fn invalid_utf8_is_repaired_not_fatal() {
+        let mut body = b"<rss version=\"2.0\"><channel><title>t</title><item><title>caf".to_vec();
+        body.extend_from_slice(b"\xe9 ok</title><guid>1</guid></item></channel></rss>");
+        let feed = parse(&body, "https://e.org/", None).unwrap();
+        assert_eq!(feed.entries[0].title, "caf\u{fffd} ok");
+    }
+}

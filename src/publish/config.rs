@@ -1,0 +1,111 @@
+//! The `[publish]` table: where the feeds will be reachable, how bilingual entries look.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::config::{ConfigError, invalid};
+
+/// How an entry's body is published.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BilingualMode {
+    /// Each original block followed by its translation.
+    #[default]
+    Bilingual,
+    /// The translation only, with a first line linking the original.
+    Translated,
+}
+
+/// The order of the two titles in a bilingual title.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TitleOrder {
+    #[default]
+    TranslationFirst,
+    OriginalFirst,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublishConfig {
+    /// The URL at which output/ is served, for self links and the OPML.
+    #[serde(default = "default_public_url")]
+    pub public_url: Spanned<String>,
+    #[serde(default)]
+    pub mode: BilingualMode,
+    #[serde(default)]
+    pub title_order: TitleOrder,
+    /// Overrides the title order: `{translation}` and `{original}` are replaced.
+    pub title_template: Option<String>,
+    /// Newest entries per published feed.
+    #[serde(default = "default_max_entries")]
+    pub max_entries: Spanned<usize>,
+    /// Appended to the original author in Markdown front matter.
+    #[serde(default = "default_author_suffix")]
+    pub author_suffix: String,
+    /// Source category -> Markdown category. When set, only mapped categories become categories.
+    pub categories: Option<BTreeMap<String, String>>,
+    /// Source category -> Markdown tag. When set, only mapped categories become tags.
+    pub tags: Option<BTreeMap<String, String>>,
+    /// Keep iframes from these hosts (e.g. "www.youtube.com"); all others are removed.
+    #[serde(default)]
+    pub allow_iframes_from: Vec<String>,
+    /// Write Markdown posts under output/posts/.
+    #[serde(default = "yes")]
+    pub markdown: bool,
+    /// Write the HTML site (index.html and reading pages).
+    #[serde(default = "yes")]
+    pub html: bool,
+}
+
+impl Default for PublishConfig {
+    fn default() -> Self {
+        toml::from_str("").expect("defaults")
+    }
+}
+
+impl PublishConfig {
+    /// The title template for a feed's mode and order.
+    pub fn title_template<'a>(&'a self, feed_template: Option<&'a str>) -> &'a str {
+        feed_template.or(self.title_template.as_deref()).unwrap_or(match self.title_order {
+            TitleOrder::TranslationFirst => "{translation} | {original}",
+            TitleOrder::OriginalFirst => "{original} | {translation}",
+        })
+    }
+
+    /// `public_url` with a trailing slash, ready for joining.
+    pub fn base_url(&self) -> url::Url {
+        let mut s = self.public_url.get_ref().clone();
+        if !s.ends_with('/') {
+            s.push('/');
+        }
+        url::Url::parse(&s).expect("validated at load")
+    }
+
+    pub(crate) fn validate(&self, text: &str) -> Result<(), ConfigError> {
+        let url = url::Url::parse(self.public_url.get_ref()).ok().filter(|u| matches!(u.scheme(), "http" | "https"));
+        if url.is_none() {
+            let message = format!("{:?} is not an http(s) URL", self.public_url.get_ref());
+            return Err(invalid(text, &self.public_url.span(), "publish.public_url", message));
+        }
+        if *self.max_entries.get_ref() == 0 {
+            return Err(invalid(text, &self.max_entries.span(), "publish.max_entries", "must be at least 1".into()));
+        }
+        Ok(())
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_public_url() -> Spanned<String> {
+    Spanned::new(0..0, "http://127.0.0.1:8080/".into())
+}
+fn default_max_entries() -> Spanned<usize> {
+    Spanned::new(0..0, 50)
+}
+fn default_author_suffix() -> String {
+    " (翻译)".into()
+}

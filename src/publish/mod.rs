@@ -1,0 +1,2 @@
+//! Publishing.
+pub mod config;

@@ -1,0 +1,156 @@
+//! State: feeds, entries, the translation queue, the translation memory and usage.
+//!
+//! `Store` is the one narrow interface the rest of polyfeed uses; `sqlite` is its only backend
+//! today. Only this module contains SQL. Every method is one transaction.
+
+mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+use serde::Serialize;
+
+use crate::detect::{Detection, Known};
+use crate::model::Entry;
+
+/// A store operation that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database file could not be opened or created.
+    #[error("cannot open the store {path}: {message}")]
+    Open { path: String, message: String },
+    /// The file exists but is not a polyfeed store; it is left untouched.
+    #[error("{path} is not a polyfeed store ({reason}); refusing to touch it. Move it away or point cache_dir elsewhere")]
+    Foreign { path: String, reason: String },
+    /// The store was written by a newer polyfeed.
+    #[error("{path} was written by a newer polyfeed (schema {found}, this one knows {known})")]
+    TooNew { path: String, found: i64, known: i64 },
+    /// A query failed.
+    #[error("store: {0}")]
+    Sql(#[from] rusqlite::Error),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// What the fetcher needs to know about a feed before fetching it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FeedState {
+    /// The URL to fetch instead of the configured one (permanent redirect or autodiscovery).
+    pub fetch_url: Option<String>,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub body_hash: Option<String>,
+    /// No fetch before this time (Retry-After, max-age).
+    pub not_before: Option<i64>,
+    /// Consecutive failures.
+    pub failures: u32,
+    /// True once the feed has any stored entry: its next new entries are not a backfill.
+    pub has_entries: bool,
+}
+
+/// How a fetch ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FetchResult {
+    /// A body was fetched and parsed (or was identical to the last one).
+    Ok,
+    /// 304 Not Modified.
+    NotModified,
+    /// Postponed: the server asked for time (Retry-After) or the feed's not_before is in the future.
+    Deferred(String),
+    /// Failed, with the reason.
+    Failed(String),
+}
+
+impl FetchResult {
+    pub fn label(&self) -> &'static str {
+        match self {
+            FetchResult::Ok => "ok",
+            FetchResult::NotModified => "not_modified",
+            FetchResult::Deferred(_) => "deferred",
+            FetchResult::Failed(_) => "failed",
+        }
+    }
+}
+
+/// Feed-level metadata from the last parsed body.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FeedMeta {
+    pub title: String,
+    pub site_url: Option<String>,
+    pub authors: Vec<String>,
+}
+
+/// Everything one fetch of one feed changes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FetchRecord {
+    pub result: FetchResult,
+    /// A new URL to fetch from now on.
+    pub fetch_url: Option<String>,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub body_hash: Option<String>,
+    pub not_before: Option<i64>,
+    pub meta: Option<FeedMeta>,
+}
+
+impl FetchRecord {
+    pub fn new(result: FetchResult) -> FetchRecord {
+        FetchRecord { result, fetch_url: None, etag: None, last_modified: None, body_hash: None, not_before: None, meta: None }
+    }
+}
+
+/// What applying a detection did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Applied {
+    pub new: usize,
+    pub updated: usize,
+    pub queued: usize,
+    pub gone: usize,
+    pub filtered: usize,
+}
+
+/// One row of `polyfeed status`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct FeedSummary {
+    pub name: String,
+    pub url: String,
+    /// Where the feed is fetched from now, when it differs from `url`.
+    pub fetch_url: Option<String>,
+    pub last_fetch_at: Option<i64>,
+    pub last_result: Option<String>,
+    pub last_error: Option<String>,
+    pub failures: u32,
+    pub not_before: Option<i64>,
+    pub has_etag: bool,
+    pub has_last_modified: bool,
+    pub entries: u64,
+    pub queued: u64,
+}
+
+/// The store's interface. Implementations are safe to share between threads.
+pub trait Store: Send + Sync {
+    /// The fetch state of a feed (default state for a feed never fetched).
+    fn feed_state(&self, feed: &str) -> Result<FeedState>;
+
+    /// The entries known in a feed, tombstoned ones included.
+    fn known_entries(&self, feed: &str) -> Result<Vec<Known>>;
+
+    /// Records one fetch: the feed's state and, when a body was parsed, its entries and the queue,
+    /// all in one transaction. `url` is the configured URL; `langs` the target languages.
+    fn record_fetch(&self, feed: &str, url: &str, record: &FetchRecord, detection: Option<&Detection>, langs: &[&str]) -> Result<Applied>;
+
+    /// One summary per feed in the store, by name.
+    fn feed_summaries(&self) -> Result<Vec<FeedSummary>>;
+
+    /// An entry by its store id.
+    fn entry(&self, entry_id: i64) -> Result<Option<StoredEntry>>;
+}
+
+/// An entry as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEntry {
+    pub id: i64,
+    pub feed: String,
+    pub version: i64,
+    pub entry: Entry,
+    pub note: Option<String>,
+}

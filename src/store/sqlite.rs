@@ -1,0 +1,464 @@
+//! The SQLite backend: one file in cache_dir, WAL mode, append-only migrations.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+
+use super::{Applied, FeedState, FeedSummary, FetchRecord, FetchResult, Result, Store, StoreError, StoredEntry};
+use crate::detect::{Detection, Known, Verdict};
+use crate::model::{Entry, now};
+
+/// Marks a database as polyfeed's ("pfd1"), so a foreign SQLite file is never migrated over.
+const APPLICATION_ID: i64 = 0x7066_6431;
+
+/// Append-only: never edit a migration that has shipped, add the next one.
+const MIGRATIONS: &[&str] = &[include_str!("../../migrations/0001_ingest.sql")];
+
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the store at `path`. Refuses files that are not polyfeed stores.
+    pub fn open(path: &Path) -> Result<SqliteStore> {
+        let shown = path.display().to_string();
+        let open_err = |message: String| StoreError::Open { path: shown.clone(), message };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| open_err(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        check_header(path)?;
+        let conn = Connection::open(path).map_err(|e| open_err(e.to_string()))?;
+        Self::init(conn, &shown)
+    }
+
+    /// An in-memory store, for tests.
+    pub fn open_in_memory() -> Result<SqliteStore> {
+        Self::init(Connection::open_in_memory()?, ":memory:")
+    }
+
+    fn init(conn: Connection, path: &str) -> Result<SqliteStore> {
+        let foreign = |reason: String| StoreError::Foreign { path: path.to_string(), reason };
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        let tables: i64 = conn
+            .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+            .map_err(|e| foreign(e.to_string()))?;
+        let app_id: i64 = conn.query_row("PRAGMA application_id", [], |r| r.get(0))?;
+        if tables > 0 && app_id != APPLICATION_ID {
+            return Err(foreign(format!("it holds {tables} unknown tables")));
+        }
+        if path != ":memory:" {
+            // Set WAL, then read it back: a wrong pragma fails silently.
+            let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                return Err(StoreError::Open { path: path.to_string(), message: format!("WAL mode refused (journal_mode is {mode})") });
+            }
+        }
+        conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")?;
+        let mut store = SqliteStore { conn: Mutex::new(conn) };
+        store.migrate(path)?;
+        Ok(store)
+    }
+
+    fn migrate(&mut self, path: &str) -> Result<()> {
+        let conn = self.conn.get_mut().expect("not poisoned");
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let known = MIGRATIONS.len() as i64;
+        if version > known {
+            return Err(StoreError::TooNew { path: path.to_string(), found: version, known });
+        }
+        if version == known {
+            return Ok(());
+        }
+        let tx = conn.transaction()?;
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            tx.execute_batch(sql)?;
+            tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
+        }
+        tx.execute_batch(&format!("PRAGMA application_id = {APPLICATION_ID}"))?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves the connection usable: SQLite rolled the transaction back.
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// `PRAGMA integrity_check`: "ok" when the file is sound.
+    pub fn integrity_check(&self) -> Result<String> {
+        Ok(self.conn().query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
+    }
+}
+
+/// Refuses a non-empty file that is not an SQLite database, before SQLite sees it.
+fn check_header(path: &Path) -> Result<()> {
+    use std::io::Read;
+    let Ok(mut f) = std::fs::File::open(path) else { return Ok(()) };
+    let mut head = [0u8; 16];
+    let n = f.read(&mut head).unwrap_or(0);
+    if n > 0 && &head[..n.min(16)] != &b"SQLite format 3\0"[..n.min(16)] || (n > 0 && n < 16) {
+        return Err(StoreError::Foreign { path: path.display().to_string(), reason: "not an SQLite database".into() });
+    }
+    Ok(())
+}
+
+fn to_json(v: &[String]) -> String {
+    serde_json::to_string(v).expect("strings serialize")
+}
+
+fn from_json(s: &str) -> Vec<String> {
+    serde_json::from_str(s).unwrap_or_default()
+}
+
+fn insert_entry(tx: &Transaction, feed: &str, d: &crate::detect::Detected, t: i64) -> Result<i64> {
+    let e = d.entry;
+    tx.execute(
+        "INSERT INTO entries (feed, key, source_id, link, link_norm, title, content, authors, categories,
+                              published, updated, text_hash, filtered, first_seen, last_seen, changed_at, note)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14, ?14, ?15)",
+        params![
+            feed,
+            e.key,
+            e.source_id,
+            e.link,
+            d.link_norm,
+            e.title,
+            d.full_text.as_deref().unwrap_or(&e.content),
+            to_json(&e.authors),
+            to_json(&e.categories),
+            e.published.map(|d| d.timestamp()),
+            e.updated.map(|d| d.timestamp()),
+            d.text_hash,
+            d.filtered,
+            t,
+            d.note,
+        ],
+    )?;
+    Ok(tx.last_insert_rowid())
+}
+
+fn update_entry(tx: &Transaction, id: i64, d: &crate::detect::Detected, t: i64) -> Result<()> {
+    let e = d.entry;
+    tx.execute(
+        "UPDATE entries SET key = ?2, source_id = ?3, link = ?4, link_norm = ?5, title = ?6, content = ?7,
+                authors = ?8, categories = ?9, published = ?10, updated = ?11, text_hash = ?12, filtered = ?13,
+                version = version + 1, gone = 0, last_seen = ?14, changed_at = ?14, note = ?15
+         WHERE id = ?1",
+        params![
+            id,
+            e.key,
+            e.source_id,
+            e.link,
+            d.link_norm,
+            e.title,
+            d.full_text.as_deref().unwrap_or(&e.content),
+            to_json(&e.authors),
+            to_json(&e.categories),
+            e.published.map(|d| d.timestamp()),
+            e.updated.map(|d| d.timestamp()),
+            d.text_hash,
+            d.filtered,
+            t,
+            d.note,
+        ],
+    )?;
+    Ok(())
+}
+
+fn enqueue(tx: &Transaction, entry_id: i64, langs: &[&str], t: i64) -> Result<()> {
+    for lang in langs {
+        tx.execute(
+            "INSERT INTO queue (entry_id, lang, version, state, attempts, next_attempt_at, enqueued_at)
+             SELECT id, ?2, version, 'queued', 0, 0, ?3 FROM entries WHERE id = ?1
+             ON CONFLICT (entry_id, lang) DO UPDATE SET
+                version = excluded.version, state = 'queued', attempts = 0, next_attempt_at = 0,
+                lease_until = NULL, last_error = NULL, enqueued_at = excluded.enqueued_at",
+            params![entry_id, lang, t],
+        )?;
+    }
+    Ok(())
+}
+
+impl Store for SqliteStore {
+    fn feed_state(&self, feed: &str) -> Result<FeedState> {
+        let conn = self.conn();
+        let state = conn
+            .query_row(
+                "SELECT fetch_url, etag, last_modified, body_hash, not_before, failures,
+                        EXISTS (SELECT 1 FROM entries WHERE feed = ?1)
+                 FROM feeds WHERE name = ?1",
+                [feed],
+                |r| {
+                    Ok(FeedState {
+                        fetch_url: r.get(0)?,
+                        etag: r.get(1)?,
+                        last_modified: r.get(2)?,
+                        body_hash: r.get(3)?,
+                        not_before: r.get(4)?,
+                        failures: r.get(5)?,
+                        has_entries: r.get(6)?,
+                    })
+                },
+            )
+            .optional()?;
+        Ok(state.unwrap_or_default())
+    }
+
+    fn known_entries(&self, feed: &str) -> Result<Vec<Known>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached("SELECT id, key, link_norm, text_hash, gone FROM entries WHERE feed = ?1")?;
+        let rows = stmt.query_map([feed], |r| {
+            Ok(Known { id: r.get(0)?, key: r.get(1)?, link_norm: r.get(2)?, text_hash: r.get(3)?, gone: r.get(4)? })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn record_fetch(&self, feed: &str, url: &str, record: &FetchRecord, detection: Option<&Detection>, langs: &[&str]) -> Result<Applied> {
+        let t = now();
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute(
+            "INSERT INTO feeds (name, url) VALUES (?1, ?2)
+             ON CONFLICT (name) DO UPDATE SET
+                url = excluded.url,
+                -- A new configured URL starts afresh: old redirects and validators belong to the old one.
+                fetch_url = CASE WHEN feeds.url = excluded.url THEN feeds.fetch_url END,
+                etag = CASE WHEN feeds.url = excluded.url THEN feeds.etag END,
+                last_modified = CASE WHEN feeds.url = excluded.url THEN feeds.last_modified END",
+            params![feed, url],
+        )?;
+        let error = match &record.result {
+            FetchResult::Failed(reason) | FetchResult::Deferred(reason) => Some(reason.as_str()),
+            _ => None,
+        };
+        let failed = matches!(record.result, FetchResult::Failed(_));
+        let fetched = matches!(record.result, FetchResult::Ok | FetchResult::NotModified);
+        tx.execute(
+            "UPDATE feeds SET
+                last_fetch_at = ?2, last_result = ?3, last_error = ?4,
+                failures = CASE WHEN ?5 THEN failures + 1 WHEN ?6 THEN 0 ELSE failures END,
+                last_ok_at = CASE WHEN ?6 THEN ?2 ELSE last_ok_at END,
+                fetch_url = COALESCE(?7, fetch_url),
+                etag = CASE WHEN ?6 THEN COALESCE(?8, etag) ELSE etag END,
+                last_modified = CASE WHEN ?6 THEN COALESCE(?9, last_modified) ELSE last_modified END,
+                body_hash = COALESCE(?10, body_hash),
+                not_before = ?11
+             WHERE name = ?1",
+            params![
+                feed,
+                t,
+                record.result.label(),
+                error,
+                failed,
+                fetched,
+                record.fetch_url,
+                record.etag,
+                record.last_modified,
+                record.body_hash,
+                record.not_before,
+            ],
+        )?;
+        if let Some(meta) = &record.meta {
+            tx.execute(
+                "UPDATE feeds SET title = ?2, site_url = ?3, authors = ?4 WHERE name = ?1",
+                params![feed, meta.title, meta.site_url, to_json(&meta.authors)],
+            )?;
+        }
+
+        let mut applied = Applied::default();
+        if let Some(detection) = detection {
+            for d in &detection.items {
+                let id = match d.verdict {
+                    Verdict::New => {
+                        applied.new += 1;
+                        insert_entry(&tx, feed, d, t)?
+                    }
+                    Verdict::Updated { id } => {
+                        applied.updated += 1;
+                        update_entry(&tx, id, d, t)?;
+                        id
+                    }
+                    Verdict::Unchanged { id, rekey, reappeared } => {
+                        if rekey {
+                            tx.execute("UPDATE entries SET key = ?2, source_id = ?3 WHERE id = ?1", params![id, d.entry.key, d.entry.source_id])?;
+                        }
+                        if reappeared {
+                            tx.execute("UPDATE entries SET gone = 0, last_seen = ?2 WHERE id = ?1", params![id, t])?;
+                        }
+                        id
+                    }
+                };
+                applied.filtered += d.filtered as usize;
+                if d.queue {
+                    enqueue(&tx, id, langs, t)?;
+                    applied.queued += 1;
+                }
+            }
+            for id in &detection.gone {
+                tx.execute("UPDATE entries SET gone = 1 WHERE id = ?1", [id])?;
+            }
+            applied.gone = detection.gone.len();
+            if applied.new + applied.updated > 0 {
+                tx.execute("UPDATE feeds SET changed_at = ?2 WHERE name = ?1", params![feed, t])?;
+            }
+        }
+        tx.commit()?;
+        Ok(applied)
+    }
+
+    fn feed_summaries(&self) -> Result<Vec<FeedSummary>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT f.name, f.url, f.fetch_url, f.last_fetch_at, f.last_result, f.last_error, f.failures, f.not_before,
+                    f.etag IS NOT NULL, f.last_modified IS NOT NULL,
+                    (SELECT count(*) FROM entries e WHERE e.feed = f.name),
+                    (SELECT count(*) FROM queue q JOIN entries e ON e.id = q.entry_id
+                      WHERE e.feed = f.name AND q.state IN ('queued', 'leased'))
+             FROM feeds f ORDER BY f.name",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(FeedSummary {
+                name: r.get(0)?,
+                url: r.get(1)?,
+                fetch_url: r.get(2)?,
+                last_fetch_at: r.get(3)?,
+                last_result: r.get(4)?,
+                last_error: r.get(5)?,
+                failures: r.get(6)?,
+                not_before: r.get(7)?,
+                has_etag: r.get(8)?,
+                has_last_modified: r.get(9)?,
+                entries: r.get::<_, i64>(10)? as u64,
+                queued: r.get::<_, i64>(11)? as u64,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn entry(&self, entry_id: i64) -> Result<Option<StoredEntry>> {
+        let conn = self.conn();
+        let row = conn
+            .query_row(
+                "SELECT id, feed, version, key, source_id, link, title, content, authors, categories, published, updated, note
+                 FROM entries WHERE id = ?1",
+                [entry_id],
+                |r| {
+                    let ts = |v: Option<i64>| v.and_then(|s| chrono::DateTime::from_timestamp(s, 0));
+                    Ok(StoredEntry {
+                        id: r.get(0)?,
+                        feed: r.get(1)?,
+                        version: r.get(2)?,
+                        entry: Entry {
+                            key: r.get(3)?,
+                            source_id: r.get(4)?,
+                            link: r.get(5)?,
+                            title: r.get(6)?,
+                            content: r.get(7)?,
+                            authors: from_json(&r.get::<_, String>(8)?),
+                            categories: from_json(&r.get::<_, String>(9)?),
+                            published: ts(r.get(10)?),
+                            updated: ts(r.get(11)?),
+                        },
+                        note: r.get(12)?,
+                    })
+                },
+            )
+            .optional()?;
+        Ok(row)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Filters;
+    use crate::detect::detect;
+    use crate::parse::entry_key;
+
+    fn entry(id: &str, body: &str) -> Entry {
+        Entry {
+            key: entry_key(id, None, "", None),
+            source_id: id.into(),
+            link: Some(format!("https://e.org/{id}")),
+            title: format!("Title {id}"),
+            content: body.into(),
+            categories: vec!["ai".into()],
+            ..Entry::default()
+        }
+    }
+
+    fn fetch(store: &SqliteStore, entries: &[Entry]) -> Applied {
+        let known = store.known_entries("f").unwrap();
+        let first = !store.feed_state("f").unwrap().has_entries;
+        let d = detect(entries, &known, first, 10, &Filters::default());
+        store.record_fetch("f", "https://e.org/feed", &FetchRecord::new(FetchResult::Ok), Some(&d), &["zh-CN"]).unwrap()
+    }
+
+    #[test]
+    fn migrations_apply_on_a_fresh_database() {
+        let store = SqliteStore::open_in_memory().unwrap();
+        let conn = store.conn();
+        let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(v, MIGRATIONS.len() as i64);
+    }
+
+    #[test]
+    fn detection_is_applied_once_and_survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sqlite");
+        let store = SqliteStore::open(&path).unwrap();
+        let doc = [entry("a", "<p>1</p>"), entry("b", "<p>2</p>")];
+        assert_eq!(fetch(&store, &doc), Applied { new: 2, queued: 2, ..Applied::default() });
+        assert_eq!(fetch(&store, &doc), Applied::default());
+        drop(store);
+
+        let store = SqliteStore::open(&path).unwrap();
+        let mode: String = store.conn().query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+        assert_eq!(mode, "wal");
+        assert_eq!(store.integrity_check().unwrap(), "ok");
+        let edited = [entry("a", "<p>1, edited</p>")];
+        assert_eq!(fetch(&store, &edited), Applied { updated: 1, queued: 1, gone: 1, ..Applied::default() });
+        let s = &store.feed_summaries().unwrap()[0];
+        assert_eq!((s.entries, s.queued), (2, 2));
+        let stored = store.entry(1).unwrap().unwrap();
+        assert_eq!(stored.version, 2);
+        assert_eq!(stored.entry.content, "<p>1, edited</p>");
+        assert_eq!(stored.entry.categories, ["ai"]);
+    }
+
+    #[test]
+    fn failures_count_up_and_reset() {
+        let store = SqliteStore::open_in_memory().unwrap();
+        let fail = FetchRecord::new(FetchResult::Failed("HTTP 500".into()));
+        store.record_fetch("f", "https://e.org/feed", &fail, None, &[]).unwrap();
+        store.record_fetch("f", "https://e.org/feed", &fail, None, &[]).unwrap();
+        assert_eq!(store.feed_state("f").unwrap().failures, 2);
+        let mut ok = FetchRecord::new(FetchResult::NotModified);
+        ok.etag = Some("\"v1\"".into());
+        store.record_fetch("f", "https://e.org/feed", &ok, None, &[]).unwrap();
+        let state = store.feed_state("f").unwrap();
+        assert_eq!((state.failures, state.etag.as_deref()), (0, Some("\"v1\"")));
+        // A changed configured URL drops the old validators.
+        store.record_fetch("f", "https://e.org/other", &FetchRecord::new(FetchResult::Failed("x".into())), None, &[]).unwrap();
+        assert_eq!(store.feed_state("f").unwrap().etag, None);
+    }
+
+    #[test]
+    fn foreign_and_corrupt_files_are_refused_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let junk = dir.path().join("junk.sqlite");
+        std::fs::write(&junk, b"this is not a database at all, just text").unwrap();
+        let e = SqliteStore::open(&junk).err().unwrap().to_string();
+        assert!(e.contains("is not a polyfeed store (not an SQLite database)"), "{e}");
+        assert_eq!(std::fs::read(&junk).unwrap(), b"this is not a database at all, just text");
+
+        let other = dir.path().join("other.sqlite");
+        Connection::open(&other).unwrap().execute_batch("CREATE TABLE users (id INTEGER)").unwrap();
+        let e = SqliteStore::open(&other).err().unwrap().to_string();
+        assert!(e.contains("is not a polyfeed store (it holds 1 unknown tables)"), "{e}");
+        let c = Connection::open(&other).unwrap();
+        let n: i64 = c.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0)).unwrap();
+        assert_eq!(n, 1);
+    }
+}

@@ -1,0 +1,2 @@
+//! Translation.
+pub mod config;
