@@ -36,8 +36,15 @@ pub fn parse(body: &[u8], url: &str, content_type: Option<&str>) -> Result<Parse
     if looks_like_html(trimmed) {
         return Err(ParseError::Html);
     }
-    let transcoded = transcode_by_header(body, content_type);
+    if let Some(label) = declared_encoding(body) {
+        if encoding_rs::Encoding::for_label(label.as_bytes()).is_none() && encoding_alias(&label).is_none() {
+            return Err(ParseError::Invalid(format!("unsupported character encoding {label:?}")));
+        }
+    }
+    let transcoded = transcode_by_header(body, content_type).or_else(|| transcode_alias(body));
     let body = transcoded.as_deref().unwrap_or(body);
+    let upgraded = upgrade_atom03(body);
+    let body = upgraded.as_deref().unwrap_or(body);
 
     let feed = match parse_with_feed_rs(body, url) {
         Ok(feed) => feed,
@@ -70,7 +77,12 @@ fn parse_with_feed_rs(body: &[u8], url: &str) -> Result<feed_rs::model::Feed> {
         .timestamp_parser(parse_timestamp)
         .build()
         .parse(body)
-        .map_err(|e| ParseError::Invalid(e.to_string()))
+        .map_err(|e| match e {
+            feed_rs::parser::ParseFeedError::ParseError(feed_rs::parser::ParseErrorKind::NoFeedRoot) => {
+                ParseError::Invalid("no RSS, Atom or JSON Feed document found".into())
+            }
+            e => ParseError::Invalid(e.to_string()),
+        })
 }
 
 fn normalize(feed: feed_rs::model::Feed, url: &str) -> ParsedFeed {
@@ -230,10 +242,17 @@ fn trim_start(body: &[u8]) -> &[u8] {
 pub fn looks_like_html(body: &[u8]) -> bool {
     let head: Vec<u8> = trim_start(body).iter().take(512).map(u8::to_ascii_lowercase).collect();
     let mut rest = head.as_slice();
-    // Skip leading comments.
-    while rest.starts_with(b"<!--") {
-        match rest.windows(3).position(|w| w == b"-->") {
-            Some(end) => rest = trim_start(&rest[end + 3..]),
+    // Skip an XML declaration and leading comments.
+    loop {
+        let close: &[u8] = if rest.starts_with(b"<!--") {
+            b"-->"
+        } else if rest.starts_with(b"<?xml") {
+            b"?>"
+        } else {
+            break;
+        };
+        match rest.windows(close.len()).position(|w| w == close) {
+            Some(end) => rest = trim_start(&rest[end + close.len()..]),
             None => return false,
         }
     }
@@ -253,6 +272,74 @@ fn transcode_by_header(body: &[u8], content_type: Option<&str>) -> Option<Vec<u8
     }
     let (text, _, _) = encoding.decode(body);
     Some(text.into_owned().into_bytes())
+}
+
+/// Encodings real feeds declare under names encoding_rs does not know.
+fn encoding_alias(label: &str) -> Option<&'static encoding_rs::Encoding> {
+    match label.to_ascii_lowercase().as_str() {
+        "maccyrillic" | "mac-cyrillic" | "x-mac-ukrainian" => Some(encoding_rs::X_MAC_CYRILLIC),
+        "cp866" | "ibm-866" => Some(encoding_rs::IBM866),
+        "cp1251" => Some(encoding_rs::WINDOWS_1251),
+        "cp1252" => Some(encoding_rs::WINDOWS_1252),
+        _ => None,
+    }
+}
+
+/// A body declared in an aliased encoding, transcoded to UTF-8 with its declaration rewritten.
+fn transcode_alias(body: &[u8]) -> Option<Vec<u8>> {
+    let label = declared_encoding(body)?;
+    if encoding_rs::Encoding::for_label(label.as_bytes()).is_some() {
+        return None;
+    }
+    let (text, _, _) = encoding_alias(&label)?.decode(body);
+    let end = text.find("?>")?;
+    Some(format!("<?xml version=\"1.0\" encoding=\"utf-8\"{}", &text[end..]).into_bytes())
+}
+
+/// Atom 0.3 (2003-2005; Blogger and Movable Type exports still carry it) read as Atom 1.0: the
+/// namespace and the few renamed elements are mapped, which is all feed-rs needs.
+fn upgrade_atom03(body: &[u8]) -> Option<Vec<u8>> {
+    const NS03: &[u8] = b"http://purl.org/atom/ns#";
+    let head = &body[..body.len().min(4096)];
+    head.windows(NS03.len()).position(|w| w == NS03)?;
+    let text = String::from_utf8_lossy(body);
+    // Only ASCII-compatible encodings reach here with their markup intact; the replacements are ASCII.
+    if text.contains('\0') {
+        return None;
+    }
+    let replaced = [
+        ("http://purl.org/atom/ns#", "http://www.w3.org/2005/Atom"),
+        ("<modified>", "<updated>"),
+        ("</modified>", "</updated>"),
+        ("<issued>", "<published>"),
+        ("</issued>", "</published>"),
+        ("<tagline", "<subtitle"),
+        ("</tagline>", "</subtitle>"),
+        (" mode=\"escaped\"", ""),
+        ("type=\"text/html\"", "type=\"html\""),
+        ("type=\"text/plain\"", "type=\"text\""),
+        ("type=\"application/xhtml+xml\"", "type=\"xhtml\""),
+    ];
+    let mut out = body.to_vec();
+    for (from, to) in replaced {
+        out = replace_bytes(&out, from.as_bytes(), to.as_bytes());
+    }
+    Some(out)
+}
+
+fn replace_bytes(haystack: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(haystack.len());
+    let mut i = 0;
+    while i < haystack.len() {
+        if haystack[i..].starts_with(from) {
+            out.extend_from_slice(to);
+            i += from.len();
+        } else {
+            out.push(haystack[i]);
+            i += 1;
+        }
+    }
+    out
 }
 
 fn declared_encoding(body: &[u8]) -> Option<String> {
@@ -511,6 +598,7 @@ mod tests {
         assert_eq!(parse(b"  \n", "https://e.org/", None), Err(ParseError::Empty));
         assert_eq!(parse(b"<!DOCTYPE html><html><head></head></html>", "https://e.org/", None), Err(ParseError::Html));
         assert_eq!(parse(b"<!-- x --><html lang=en>", "https://e.org/", None), Err(ParseError::Html));
+        assert_eq!(parse(b"<?xml version=\"1.0\"?>\n<!DOCTYPE html PUBLIC \"-//W3C//DTD XHTML 1.0\"><html>", "https://e.org/", None), Err(ParseError::Html));
         assert!(matches!(parse(b"<nonsense/>", "https://e.org/", None), Err(ParseError::Invalid(_))));
         assert!(matches!(parse(b"{\"not\": \"a feed\"}", "https://e.org/", None), Err(ParseError::Invalid(_))));
     }
