@@ -38,6 +38,31 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Write a commented starter config if none exists.
     Init,
+    /// Put failed translations back on the queue (they are translated at the next refresh).
+    Retry(RetryArgs),
+    /// Check a translation against its original, block by block (HTML or Markdown files).
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RetryArgs {
+    /// Only this feed.
+    #[arg(long = "feed", value_name = "NAME")]
+    pub feed: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    /// The original (HTML or Markdown).
+    pub source: std::path::PathBuf,
+    /// The translation (HTML or Markdown).
+    pub translation: std::path::PathBuf,
+    /// The translation's language (for the language checks).
+    #[arg(long, default_value = "zh-CN")]
+    pub lang: String,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]

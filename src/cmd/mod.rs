@@ -4,7 +4,9 @@
 mod init;
 mod inspect;
 mod refresh;
+mod retry;
 mod status;
+mod verify;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -25,6 +27,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Status(args) => status::run(&cli.config, args),
         Command::Inspect(args) => inspect::run(&cli.config, args),
         Command::Init => init::run(&cli.config),
+        Command::Retry(args) => retry::run(&cli.config, args),
+        Command::Verify(args) => verify::run(args),
     }
 }
 

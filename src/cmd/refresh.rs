@@ -10,6 +10,7 @@ use crate::config::FeedConfig;
 use crate::fetch::Fetcher;
 use crate::lock::CacheLock;
 use crate::refresh::{Context, FeedReport, Outcome, refresh_all};
+use crate::translate::worker::{Report, Worker};
 
 pub fn run(config_path: &Path, args: RefreshArgs) -> anyhow::Result<ExitCode> {
     let config = Arc::new(super::load_config(config_path)?);
@@ -25,16 +26,63 @@ pub fn run(config_path: &Path, args: RefreshArgs) -> anyhow::Result<ExitCode> {
     let store = super::open_store(&config)?;
     let ctx = Context { config: config.clone(), store, fetcher: Arc::new(Fetcher::from_config(&config)) };
 
+    let rt = super::runtime()?;
     let progress = progress_bar(feeds.len() as u64, "feeds");
-    let reports = super::runtime()?.block_on(refresh_all(&ctx, &feeds, args.force, |r| {
+    let reports = rt.block_on(refresh_all(&ctx, &feeds, args.force, |r| {
         progress.set_message(r.feed.clone());
         progress.inc(1);
     }));
     progress.finish_and_clear();
 
     print_summary(&reports);
-    let failed = reports.iter().any(|r| matches!(r.outcome, Outcome::Failed(_)));
+    let mut failed = reports.iter().any(|r| matches!(r.outcome, Outcome::Failed(_)));
+
+    if !args.no_translate {
+        failed |= translate(&ctx, &rt)?;
+    }
     Ok(if failed { ExitCode::from(super::PARTIAL_FAILURE) } else { ExitCode::SUCCESS })
+}
+
+/// Translates the queue; true when some translations failed or could not be attempted.
+fn translate(ctx: &Context, rt: &tokio::runtime::Runtime) -> anyhow::Result<bool> {
+    let recovered = ctx.store.recover_leases()?;
+    if recovered > 0 {
+        tracing::info!(jobs = recovered, "resuming translation jobs a previous run left unfinished");
+    }
+    let (queued, ..) = ctx.store.queue_counts()?;
+    let worker = match Worker::new(ctx.config.clone(), ctx.store.clone()) {
+        Ok(w) => w,
+        Err(why) if queued > 0 => {
+            println!("translation skipped, {queued} entries wait in the queue: {why}");
+            return Ok(true);
+        }
+        Err(_) => return Ok(false),
+    };
+    let progress = progress_bar(queued, "entries");
+    let report = rt.block_on(worker.run(|| false, |_, _| progress.inc(1)));
+    progress.finish_and_clear();
+    print_translation(&report);
+    Ok(report.entries_failed + report.entries_retrying > 0)
+}
+
+fn print_translation(r: &Report) {
+    println!(
+        "translation: {} entries translated, {} failed, {} to retry; {} blocks translated in {} requests, {} from memory; {} tokens (${:.4})",
+        r.entries_translated,
+        r.entries_failed,
+        r.entries_retrying,
+        r.units_translated,
+        r.requests,
+        r.cache_hits,
+        r.prompt_tokens + r.completion_tokens,
+        r.cost_usd
+    );
+    if let Some(why) = &r.budget_stop {
+        println!("translation stopped: {}", why.trim_start_matches("budget: "));
+    }
+    for p in &r.engine_problems {
+        println!("engine problem: {p}");
+    }
 }
 
 /// A progress bar on a terminal, nothing otherwise.

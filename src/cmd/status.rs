@@ -17,12 +17,17 @@ struct Row {
     last_fetch: Option<String>,
     last_result: Option<String>,
     last_error: Option<String>,
-    failures: u32,
+    consecutive_failures: u32,
     not_before: Option<String>,
     etag: bool,
     last_modified: bool,
     entries: u64,
     queued: u64,
+    translated: u64,
+    failed: u64,
+    failed_reasons: Vec<String>,
+    tokens: u64,
+    cost_usd: f64,
 }
 
 pub fn run(config_path: &Path, args: StatusArgs) -> anyhow::Result<ExitCode> {
@@ -60,7 +65,7 @@ pub fn run(config_path: &Path, args: StatusArgs) -> anyhow::Result<ExitCode> {
         let result = r.last_result.as_deref().unwrap_or("never fetched");
         println!("  last fetch   {} {result}", r.last_fetch.as_deref().unwrap_or("-"));
         if let Some(e) = &r.last_error {
-            println!("  error        {e} ({} in a row)", r.failures);
+            println!("  error        {e} ({} in a row)", r.consecutive_failures);
         }
         if let Some(nb) = &r.not_before {
             println!("  next fetch   not before {nb}");
@@ -72,8 +77,21 @@ pub fn run(config_path: &Path, args: StatusArgs) -> anyhow::Result<ExitCode> {
             (false, false) => "none",
         };
         println!("  validators   {validators}");
-        println!("  entries      {} known, {} queued", r.entries, r.queued);
+        println!("  entries      {} known, {} queued, {} translated, {} failed", r.entries, r.queued, r.translated, r.failed);
+        for reason in &r.failed_reasons {
+            println!("    failed: {reason}");
+        }
+        if r.tokens > 0 {
+            println!("  spent        {} tokens (${:.4})", r.tokens, r.cost_usd);
+        }
     }
+    let since = (chrono::Utc::now() - chrono::Duration::days(29)).with_timezone(&config.tz).format("%Y-%m-%d").to_string();
+    let days = store.usage_by_day(&since)?;
+    let (tokens, usd) = days.iter().fold((0, 0.0), |(t, u), d| (t + d.1, u + d.2));
+    let (queued, leased, done, failed) = store.queue_counts()?;
+    println!();
+    println!("queue: {queued} queued, {leased} in progress, {done} done, {failed} failed");
+    println!("last 30 days: {tokens} tokens (${usd:.4})");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -86,11 +104,16 @@ fn row(s: FeedSummary, enabled: bool) -> Row {
         last_fetch: super::time(s.last_fetch_at),
         last_result: s.last_result,
         last_error: s.last_error,
-        failures: s.failures,
+        consecutive_failures: s.failures,
         not_before: super::time(s.not_before),
         etag: s.has_etag,
         last_modified: s.has_last_modified,
         entries: s.entries,
         queued: s.queued,
+        translated: s.translated,
+        failed: s.failed,
+        failed_reasons: s.failures_reasons,
+        tokens: s.tokens,
+        cost_usd: s.cost_usd,
     }
 }

@@ -7,6 +7,8 @@ mod sqlite;
 
 pub use sqlite::SqliteStore;
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 
 use crate::detect::{Detection, Known};
@@ -124,6 +126,14 @@ pub struct FeedSummary {
     pub has_last_modified: bool,
     pub entries: u64,
     pub queued: u64,
+    /// Entries with a finished translation (any language).
+    pub translated: u64,
+    /// Queue rows that failed for good (until `polyfeed retry`).
+    pub failed: u64,
+    /// Reasons of the failed rows, newest first (at most a few).
+    pub failures_reasons: Vec<String>,
+    pub tokens: u64,
+    pub cost_usd: f64,
 }
 
 /// The store's interface. Implementations are safe to share between threads.
@@ -143,6 +153,97 @@ pub trait Store: Send + Sync {
 
     /// An entry by its store id.
     fn entry(&self, entry_id: i64) -> Result<Option<StoredEntry>>;
+
+    /// Returns leased jobs to the queue. Called at start by the process holding the cache lock:
+    /// whatever a crashed process had leased is picked up again.
+    fn recover_leases(&self) -> Result<usize>;
+
+    /// Leases up to `limit` due jobs (queued and due, or leased with an expired lease), newest entries first.
+    fn lease_jobs(&self, limit: usize, lease_secs: i64) -> Result<Vec<Job>>;
+
+    /// Ends a leased job.
+    fn finish_job(&self, job: &Job, end: &JobEnd) -> Result<()>;
+
+    /// Translations of `hashes` in the memory, for the first of `engines` (engine, model) that has each.
+    fn memory_lookup(&self, hashes: &[String], lang: &str, engines: &[(String, String)], prompt_version: i64) -> Result<HashMap<String, String>>;
+
+    /// Stores checked translations and the usage of the request that produced them, together.
+    fn memory_store(&self, rows: &[MemoryRow], usage: &[UsageRow]) -> Result<()>;
+
+    /// Tokens and USD spent since `day` (YYYY-MM-DD, inclusive), for one feed or all.
+    fn usage_since(&self, day: &str, feed: Option<&str>) -> Result<(u64, f64)>;
+
+    /// Tokens spent per day since `day`, oldest first.
+    fn usage_by_day(&self, day: &str) -> Result<Vec<(String, u64, f64)>>;
+
+    /// Puts failed jobs back on the queue, for one feed or all. Returns how many.
+    fn retry_failed(&self, feed: Option<&str>) -> Result<usize>;
+
+    /// Queue rows by state: (queued, leased, done, failed).
+    fn queue_counts(&self) -> Result<(u64, u64, u64, u64)>;
+}
+
+/// A leased translation job: one entry version into one language.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    pub entry_id: i64,
+    pub lang: String,
+    pub version: i64,
+    pub feed: String,
+    pub attempts: u32,
+}
+
+/// How a job ends.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobEnd {
+    /// Translated (completely, or partially when the config allows).
+    Done(TranslationRow),
+    /// Try again at this time.
+    Retry { at: i64, reason: String },
+    /// Give up until `polyfeed retry`.
+    Failed { reason: String },
+    /// Not attempted (budget reached, shutdown): back to the queue as it was.
+    Release,
+}
+
+/// A finished translation of one entry version.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TranslationRow {
+    pub entry_id: i64,
+    pub lang: String,
+    pub version: i64,
+    pub title_src: String,
+    pub title: String,
+    pub content_src: String,
+    pub units: Vec<Option<String>>,
+    pub complete: bool,
+}
+
+/// One translated unit for the memory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemoryRow {
+    pub hash: String,
+    pub lang: String,
+    pub engine: String,
+    pub model: String,
+    pub prompt_version: i64,
+    pub source: String,
+    pub translation: String,
+}
+
+/// What one request cost, attributed to one entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UsageRow {
+    pub day: String,
+    pub feed: String,
+    pub entry_id: i64,
+    pub engine: String,
+    pub model: String,
+    pub requests: u64,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub cost_usd: f64,
+    pub estimated: bool,
 }
 
 /// An entry as stored.

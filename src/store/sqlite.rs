@@ -5,7 +5,11 @@ use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
-use super::{Applied, FeedState, FeedSummary, FetchRecord, FetchResult, Result, Store, StoreError, StoredEntry};
+use std::collections::HashMap;
+
+use super::{
+    Applied, FeedState, FeedSummary, FetchRecord, FetchResult, Job, JobEnd, MemoryRow, Result, Store, StoreError, StoredEntry, UsageRow,
+};
 use crate::detect::{Detection, Known, Verdict};
 use crate::model::{Entry, now};
 
@@ -13,7 +17,7 @@ use crate::model::{Entry, now};
 const APPLICATION_ID: i64 = 0x7066_6431;
 
 /// Append-only: never edit a migration that has shipped, add the next one.
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/0001_ingest.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("../../migrations/0001_ingest.sql"), include_str!("../../migrations/0002_translate.sql")];
 
 pub struct SqliteStore {
     conn: Mutex<Connection>,
@@ -314,7 +318,13 @@ impl Store for SqliteStore {
                     f.etag IS NOT NULL, f.last_modified IS NOT NULL,
                     (SELECT count(*) FROM entries e WHERE e.feed = f.name),
                     (SELECT count(*) FROM queue q JOIN entries e ON e.id = q.entry_id
-                      WHERE e.feed = f.name AND q.state IN ('queued', 'leased'))
+                      WHERE e.feed = f.name AND q.state IN ('queued', 'leased')),
+                    (SELECT count(DISTINCT t.entry_id) FROM translations t JOIN entries e ON e.id = t.entry_id WHERE e.feed = f.name),
+                    (SELECT count(*) FROM queue q JOIN entries e ON e.id = q.entry_id WHERE e.feed = f.name AND q.state = 'failed'),
+                    (SELECT group_concat(reason, char(10)) FROM (SELECT DISTINCT q.last_error AS reason FROM queue q JOIN entries e ON e.id = q.entry_id
+                      WHERE e.feed = f.name AND q.state = 'failed' AND q.last_error IS NOT NULL LIMIT 5)),
+                    COALESCE((SELECT sum(prompt_tokens + completion_tokens) FROM usage u WHERE u.feed = f.name), 0),
+                    COALESCE((SELECT sum(cost_usd) FROM usage u WHERE u.feed = f.name), 0.0)
              FROM feeds f ORDER BY f.name",
         )?;
         let rows = stmt.query_map([], |r| {
@@ -331,9 +341,137 @@ impl Store for SqliteStore {
                 has_last_modified: r.get(9)?,
                 entries: r.get::<_, i64>(10)? as u64,
                 queued: r.get::<_, i64>(11)? as u64,
+                translated: r.get::<_, i64>(12)? as u64,
+                failed: r.get::<_, i64>(13)? as u64,
+                failures_reasons: r.get::<_, Option<String>>(14)?.map(|s| s.lines().map(str::to_string).collect()).unwrap_or_default(),
+                tokens: r.get::<_, i64>(15)? as u64,
+                cost_usd: r.get(16)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn recover_leases(&self) -> Result<usize> {
+        Ok(self.conn().execute("UPDATE queue SET state = 'queued', lease_until = NULL WHERE state = 'leased'", [])?)
+    }
+
+    fn lease_jobs(&self, limit: usize, lease_secs: i64) -> Result<Vec<Job>> {
+        let t = now();
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let jobs = {
+            let mut stmt = tx.prepare_cached(
+                "SELECT q.entry_id, q.lang, q.version, e.feed, q.attempts FROM queue q JOIN entries e ON e.id = q.entry_id
+                 WHERE (q.state = 'queued' AND q.next_attempt_at <= ?1) OR (q.state = 'leased' AND q.lease_until < ?1)
+                 ORDER BY COALESCE(e.published, e.first_seen) DESC, q.entry_id DESC LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![t, limit as i64], |r| {
+                Ok(Job { entry_id: r.get(0)?, lang: r.get(1)?, version: r.get(2)?, feed: r.get(3)?, attempts: r.get(4)? })
+            })?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()?
+        };
+        for job in &jobs {
+            tx.execute(
+                "UPDATE queue SET state = 'leased', lease_until = ?3 WHERE entry_id = ?1 AND lang = ?2",
+                params![job.entry_id, job.lang, t + lease_secs],
+            )?;
+        }
+        tx.commit()?;
+        Ok(jobs)
+    }
+
+    fn finish_job(&self, job: &Job, end: &JobEnd) -> Result<()> {
+        self.finish(job, end)
+    }
+
+    fn memory_lookup(&self, hashes: &[String], lang: &str, engines: &[(String, String)], prompt_version: i64) -> Result<HashMap<String, String>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT translation FROM memory WHERE hash = ?1 AND lang = ?2 AND engine = ?3 AND model = ?4 AND prompt_version = ?5",
+        )?;
+        let mut found = HashMap::new();
+        for hash in hashes {
+            for (engine, model) in engines {
+                if let Some(t) = stmt.query_row(params![hash, lang, engine, model, prompt_version], |r| r.get::<_, String>(0)).optional()? {
+                    found.insert(hash.clone(), t);
+                    break;
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    fn memory_store(&self, rows: &[MemoryRow], usage: &[UsageRow]) -> Result<()> {
+        let t = now();
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        for r in rows {
+            tx.execute(
+                "INSERT OR REPLACE INTO memory (hash, lang, engine, model, prompt_version, source, translation, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![r.hash, r.lang, r.engine, r.model, r.prompt_version, r.source, r.translation, t],
+            )?;
+        }
+        for u in usage {
+            tx.execute(
+                "INSERT INTO usage (day, feed, entry_id, engine, model, requests, prompt_tokens, completion_tokens, cost_usd, estimated)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                 ON CONFLICT (day, feed, entry_id, engine, model) DO UPDATE SET
+                    requests = requests + excluded.requests, prompt_tokens = prompt_tokens + excluded.prompt_tokens,
+                    completion_tokens = completion_tokens + excluded.completion_tokens, cost_usd = cost_usd + excluded.cost_usd,
+                    estimated = max(estimated, excluded.estimated)",
+                params![
+                    u.day,
+                    u.feed,
+                    u.entry_id,
+                    u.engine,
+                    u.model,
+                    u.requests as i64,
+                    u.prompt_tokens as i64,
+                    u.completion_tokens as i64,
+                    u.cost_usd,
+                    u.estimated
+                ],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn usage_since(&self, day: &str, feed: Option<&str>) -> Result<(u64, f64)> {
+        let conn = self.conn();
+        let (tokens, usd): (i64, f64) = conn.query_row(
+            "SELECT COALESCE(sum(prompt_tokens + completion_tokens), 0), COALESCE(sum(cost_usd), 0.0) FROM usage
+             WHERE day >= ?1 AND (?2 IS NULL OR feed = ?2)",
+            params![day, feed],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        Ok((tokens as u64, usd))
+    }
+
+    fn usage_by_day(&self, day: &str) -> Result<Vec<(String, u64, f64)>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT day, sum(prompt_tokens + completion_tokens), sum(cost_usd) FROM usage WHERE day >= ?1 GROUP BY day ORDER BY day",
+        )?;
+        let rows = stmt.query_map([day], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64, r.get(2)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn retry_failed(&self, feed: Option<&str>) -> Result<usize> {
+        Ok(self.conn().execute(
+            "UPDATE queue SET state = 'queued', attempts = 0, next_attempt_at = 0, last_error = NULL
+             WHERE state = 'failed' AND (?1 IS NULL OR entry_id IN (SELECT id FROM entries WHERE feed = ?1))",
+            params![feed],
+        )?)
+    }
+
+    fn queue_counts(&self) -> Result<(u64, u64, u64, u64)> {
+        let conn = self.conn();
+        let count = |state: &str| -> Result<u64> {
+            Ok(conn.query_row("SELECT count(*) FROM queue WHERE state = ?1", [state], |r| r.get::<_, i64>(0))? as u64)
+        };
+        Ok((count("queued")?, count("leased")?, count("done")?, count("failed")?))
     }
 
     fn entry(&self, entry_id: i64) -> Result<Option<StoredEntry>> {
@@ -366,6 +504,61 @@ impl Store for SqliteStore {
             )
             .optional()?;
         Ok(row)
+    }
+}
+
+impl SqliteStore {
+    fn finish(&self, job: &Job, end: &JobEnd) -> Result<()> {
+        let t = now();
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let current = "entry_id = ?1 AND lang = ?2 AND version = ?3 AND state = 'leased'";
+        match end {
+            JobEnd::Done(row) => {
+                // A translation of an older version never replaces a newer one.
+                tx.execute(
+                    "INSERT INTO translations (entry_id, lang, version, title_src, title, content_src, units, complete, translated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                     ON CONFLICT (entry_id, lang) DO UPDATE SET
+                        version = excluded.version, title_src = excluded.title_src, title = excluded.title,
+                        content_src = excluded.content_src, units = excluded.units, complete = excluded.complete,
+                        translated_at = excluded.translated_at
+                     WHERE excluded.version >= translations.version",
+                    params![
+                        row.entry_id,
+                        row.lang,
+                        row.version,
+                        row.title_src,
+                        row.title,
+                        row.content_src,
+                        serde_json::to_string(&row.units).expect("serializable"),
+                        row.complete,
+                        t
+                    ],
+                )?;
+                tx.execute(
+                    &format!("UPDATE queue SET state = 'done', lease_until = NULL, last_error = NULL WHERE {current}"),
+                    params![job.entry_id, job.lang, job.version],
+                )?;
+            }
+            JobEnd::Retry { at, reason } => {
+                tx.execute(
+                    &format!("UPDATE queue SET state = 'queued', lease_until = NULL, attempts = attempts + 1, next_attempt_at = ?4, last_error = ?5 WHERE {current}"),
+                    params![job.entry_id, job.lang, job.version, at, reason],
+                )?;
+            }
+            JobEnd::Failed { reason } => {
+                tx.execute(
+                    &format!("UPDATE queue SET state = 'failed', lease_until = NULL, attempts = attempts + 1, last_error = ?4 WHERE {current}"),
+                    params![job.entry_id, job.lang, job.version, reason],
+                )?;
+            }
+            JobEnd::Release => {
+                tx.execute(&format!("UPDATE queue SET state = 'queued', lease_until = NULL WHERE {current}"), params![job.entry_id, job.lang, job.version])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
     }
 }
 

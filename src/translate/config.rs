@@ -85,11 +85,10 @@ pub struct TranslatorConfig {
     /// Publish an entry whose units partly failed (the failed blocks stay in the original language).
     #[serde(default)]
     pub allow_partial: bool,
-    /// Bounds on translated length / source length, in characters.
-    #[serde(default = "default_min_ratio")]
-    pub min_length_ratio: f64,
-    #[serde(default = "default_max_ratio")]
-    pub max_length_ratio: f64,
+    /// Bounds on translated length / source length, in characters (default: from the scripts
+    /// involved, e.g. 0.2-1.5 for English into Chinese).
+    pub min_length_ratio: Option<f64>,
+    pub max_length_ratio: Option<f64>,
     pub budget_tokens_per_day: Option<u64>,
     pub budget_usd_per_month: Option<f64>,
     /// Model -> price in USD per million tokens.
@@ -159,7 +158,7 @@ impl TranslatorConfig {
         if self.batch_tokens < 50 {
             return Err(invalid(text, &self.base_url.span(), "translator.batch_tokens", "must be at least 50".into()));
         }
-        if !(self.min_length_ratio >= 0.0 && self.min_length_ratio < self.max_length_ratio) {
+        if !(self.min_length_ratio.unwrap_or(0.0) >= 0.0 && self.min_length_ratio.unwrap_or(0.0) < self.max_length_ratio.unwrap_or(f64::MAX)) {
             return Err(invalid(text, &self.base_url.span(), "translator.min_length_ratio", "must be below max_length_ratio".into()));
         }
         Ok(())
@@ -180,10 +179,4 @@ fn default_batch_tokens() -> usize {
 }
 fn default_max_attempts() -> u32 {
     4
-}
-fn default_min_ratio() -> f64 {
-    0.1
-}
-fn default_max_ratio() -> f64 {
-    5.0
 }

@@ -1,2 +1,10 @@
-//! Translation.
+//! Translation: segmentation (pure), the engines, faithfulness checks (pure), and the queue worker.
+
+pub mod checks;
 pub mod config;
+pub mod engine;
+pub mod limits;
+pub mod prompt;
+pub mod segment;
+pub mod verify;
+pub mod worker;

@@ -1,0 +1,309 @@
+//! Engines: OpenAI-compatible chat completions, DeepL and LibreTranslate, behind one type.
+//! Each engine owns its HTTP client, its concurrency slots and its rate limiter. API keys come
+//! from the environment only and are scrubbed from every error message.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::sync::Semaphore;
+
+use super::config::{EngineConfig, EngineKind};
+use super::limits::RateLimiter;
+use super::prompt::{self, estimate_tokens};
+use super::segment::Unit;
+
+/// Tokens a request used.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Usage {
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    /// True when the server reported nothing and these are estimates.
+    pub estimated: bool,
+}
+
+/// A reply: (block number, translated HTML) in reply order, and what it cost.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    pub blocks: Vec<(usize, String)>,
+    pub usage: Usage,
+}
+
+/// Why a request failed.
+#[derive(Debug, Clone, thiserror::Error, PartialEq)]
+pub enum EngineError {
+    /// Worth retrying: 429, 5xx, timeouts, connection errors.
+    #[error("{message}")]
+    Transient { message: String, retry_after: Option<Duration> },
+    /// The server answered, but not with a usable reply (bad JSON, an error body with 200, a stream cut off).
+    #[error("malformed reply: {0}")]
+    Malformed(String),
+    /// Retrying cannot help (bad key, bad request, no quota): the engine stops for this run.
+    #[error("{0}")]
+    Permanent(String),
+}
+
+/// The engine is configured but cannot be used (e.g. its key is not set).
+#[derive(Debug, Clone, thiserror::Error, PartialEq)]
+#[error("{0}")]
+pub struct Unusable(pub String);
+
+pub struct Engine {
+    pub config: EngineConfig,
+    client: reqwest::Client,
+    key: Option<String>,
+    limiter: RateLimiter,
+    /// At most `max_concurrency` requests in flight to this engine.
+    slots: Semaphore,
+}
+
+impl Engine {
+    pub fn new(config: EngineConfig) -> Result<Engine, Unusable> {
+        let key = match &config.api_key_env {
+            Some(var) => match std::env::var(var) {
+                Ok(k) if !k.trim().is_empty() => Some(k.trim().to_string()),
+                _ => return Err(Unusable(format!("set the environment variable {var} to the API key of {}", config.base_url.get_ref()))),
+            },
+            None => None,
+        };
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs_f64(config.timeout))
+            .connect_timeout(Duration::from_secs(10))
+            .user_agent(crate::config::DEFAULT_USER_AGENT)
+            .build()
+            .map_err(|e| Unusable(format!("cannot build an HTTP client: {e}")))?;
+        Ok(Engine {
+            limiter: RateLimiter::new(config.requests_per_minute, config.tokens_per_minute),
+            slots: Semaphore::new(config.max_concurrency),
+            client,
+            key,
+            config,
+        })
+    }
+
+    /// The engine's name in the translation memory and usage tables.
+    pub fn name(&self) -> &'static str {
+        match self.config.engine {
+            EngineKind::Openai => "openai",
+            EngineKind::Deepl => "deepl",
+            EngineKind::Libretranslate => "libretranslate",
+        }
+    }
+
+    pub fn model(&self) -> &str {
+        &self.config.model
+    }
+
+    /// Translates `units` into `target` in one request.
+    pub async fn translate(&self, units: &[&Unit], target: &str, system: &str) -> Result<Reply, EngineError> {
+        let _slot = self.slots.acquire().await.expect("never closed");
+        let estimate: usize = units.iter().map(|u| estimate_tokens(&u.html)).sum::<usize>() + estimate_tokens(system);
+        self.limiter.acquire(estimate.min(u32::MAX as usize) as u32).await;
+        let result = match self.config.engine {
+            EngineKind::Openai => self.openai(units, system).await,
+            EngineKind::Deepl => self.deepl(units, target).await,
+            EngineKind::Libretranslate => self.libre(units, target).await,
+        };
+        result.map_err(|e| self.scrub(e))
+    }
+
+    async fn openai(&self, units: &[&Unit], system: &str) -> Result<Reply, EngineError> {
+        let user = prompt::user_message(units);
+        let mut body = json!({
+            "model": self.config.model,
+            "temperature": self.config.temperature,
+            "messages": [{"role": "system", "content": system}, {"role": "user", "content": user}],
+        });
+        if self.config.stream {
+            body["stream"] = json!(true);
+            body["stream_options"] = json!({"include_usage": true});
+        }
+        let mut req = self.client.post(self.endpoint("chat/completions")).json(&body);
+        if let Some(key) = &self.key {
+            req = req.bearer_auth(key);
+        }
+        let response = req.send().await.map_err(transport)?;
+        let response = check_status(response).await?;
+        let (content, usage) = if self.config.stream { read_stream(response).await? } else { read_completion(response).await? };
+        let usage = usage.unwrap_or(Usage {
+            prompt_tokens: (estimate_tokens(system) + estimate_tokens(&user)) as u64,
+            completion_tokens: estimate_tokens(&content) as u64,
+            estimated: true,
+        });
+        Ok(Reply { blocks: prompt::parse_reply(&content), usage })
+    }
+
+    async fn deepl(&self, units: &[&Unit], target: &str) -> Result<Reply, EngineError> {
+        let texts: Vec<&str> = units.iter().map(|u| u.html.as_str()).collect();
+        let body = json!({"text": texts, "target_lang": deepl_code(target), "tag_handling": "html"});
+        let mut req = self.client.post(self.endpoint("v2/translate")).json(&body);
+        if let Some(key) = &self.key {
+            req = req.header("Authorization", format!("DeepL-Auth-Key {key}"));
+        }
+        let response = check_status(req.send().await.map_err(transport)?).await?;
+        let value: Value = response.json().await.map_err(|e| EngineError::Malformed(format!("not JSON: {e}")))?;
+        let texts = value["translations"]
+            .as_array()
+            .ok_or_else(|| EngineError::Malformed(format!("no translations in {}", excerpt(&value.to_string()))))?
+            .iter()
+            .map(|t| t["text"].as_str().unwrap_or_default().to_string());
+        Ok(array_reply(units, texts))
+    }
+
+    async fn libre(&self, units: &[&Unit], target: &str) -> Result<Reply, EngineError> {
+        let texts: Vec<&str> = units.iter().map(|u| u.html.as_str()).collect();
+        let mut body = json!({"q": texts, "source": "auto", "target": libre_code(target), "format": "html"});
+        if let Some(key) = &self.key {
+            body["api_key"] = json!(key);
+        }
+        let response = check_status(self.client.post(self.endpoint("translate")).json(&body).send().await.map_err(transport)?).await?;
+        let value: Value = response.json().await.map_err(|e| EngineError::Malformed(format!("not JSON: {e}")))?;
+        let texts: Vec<String> = match &value["translatedText"] {
+            Value::Array(a) => a.iter().map(|t| t.as_str().unwrap_or_default().to_string()).collect(),
+            Value::String(s) => vec![s.clone()],
+            _ => return Err(EngineError::Malformed(format!("no translatedText in {}", excerpt(&value.to_string())))),
+        };
+        Ok(array_reply(units, texts.into_iter()))
+    }
+
+    fn endpoint(&self, path: &str) -> String {
+        format!("{}/{path}", self.config.base_url.get_ref().trim_end_matches('/'))
+    }
+
+    /// Removes the API key from an error, whatever the server echoed.
+    fn scrub(&self, e: EngineError) -> EngineError {
+        let Some(key) = self.key.as_deref().filter(|k| k.len() >= 4) else { return e };
+        let clean = |s: String| s.replace(key, "[redacted]");
+        match e {
+            EngineError::Transient { message, retry_after } => EngineError::Transient { message: clean(message), retry_after },
+            EngineError::Malformed(m) => EngineError::Malformed(clean(m)),
+            EngineError::Permanent(m) => EngineError::Permanent(clean(m)),
+        }
+    }
+}
+
+/// Array-in, array-out engines: block i is unit i; usage is estimated from characters.
+fn array_reply(units: &[&Unit], texts: impl Iterator<Item = String>) -> Reply {
+    let blocks: Vec<(usize, String)> = texts.enumerate().map(|(i, t)| (i, crate::text::collapse_whitespace(&t))).collect();
+    let prompt_tokens = units.iter().map(|u| estimate_tokens(&u.html) as u64).sum();
+    let completion_tokens = blocks.iter().map(|(_, t)| estimate_tokens(t) as u64).sum();
+    Reply { blocks, usage: Usage { prompt_tokens, completion_tokens, estimated: true } }
+}
+
+fn transport(e: reqwest::Error) -> EngineError {
+    let what = if e.is_timeout() { "timed out" } else { "connection failed" };
+    let mut message = format!("{what}: {e}");
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        message.push_str(&format!(": {s}"));
+        source = s.source();
+    }
+    EngineError::Transient { message, retry_after: None }
+}
+
+/// Sorts a response by status: success goes on; the rest becomes the right kind of error.
+async fn check_status(response: reqwest::Response) -> Result<reqwest::Response, EngineError> {
+    let status = response.status().as_u16();
+    if (200..300).contains(&status) {
+        return Ok(response);
+    }
+    let retry_after = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| crate::fetch::policy::parse_retry_after(v, chrono::Utc::now()));
+    let body = response.text().await.unwrap_or_default();
+    let message = format!("HTTP {status}: {}", excerpt(&body));
+    match status {
+        429 if body.contains("insufficient_quota") => Err(EngineError::Permanent(format!("out of quota ({message})"))),
+        429 | 408 | 409 | 500..=599 => Err(EngineError::Transient { message, retry_after }),
+        // 456: DeepL's quota exceeded; 402: payment required.
+        _ => Err(EngineError::Permanent(message)),
+    }
+}
+
+async fn read_completion(response: reqwest::Response) -> Result<(String, Option<Usage>), EngineError> {
+    let text = response.text().await.map_err(transport)?;
+    let value: Value = serde_json::from_str(&text).map_err(|e| EngineError::Malformed(format!("not JSON ({e}): {}", excerpt(&text))))?;
+    if !value["error"].is_null() {
+        return Err(EngineError::Malformed(format!("an error with status 200: {}", excerpt(&value["error"].to_string()))));
+    }
+    let choice = &value["choices"][0];
+    let content = choice["message"]["content"]
+        .as_str()
+        .ok_or_else(|| EngineError::Malformed(format!("no choices[0].message.content in {}", excerpt(&text))))?;
+    if choice["finish_reason"] == "length" {
+        return Err(EngineError::Malformed("the reply was cut off (finish_reason = length)".into()));
+    }
+    Ok((content.to_string(), usage_of(&value)))
+}
+
+/// Reads a server-sent-events completion; a stream that ends before `[DONE]` or a finish reason is cut off.
+async fn read_stream(mut response: reqwest::Response) -> Result<(String, Option<Usage>), EngineError> {
+    let mut buf = String::new();
+    let mut content = String::new();
+    let mut usage = None;
+    let mut finished = None::<String>;
+    let mut done = false;
+    while let Some(chunk) = response.chunk().await.map_err(transport)? {
+        buf.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = buf.find('\n') {
+            let line = buf[..end].trim().to_string();
+            buf.drain(..=end);
+            let Some(data) = line.strip_prefix("data:").map(str::trim) else { continue };
+            if data == "[DONE]" {
+                done = true;
+                continue;
+            }
+            let value: Value = serde_json::from_str(data).map_err(|e| EngineError::Malformed(format!("bad stream event ({e}): {}", excerpt(data))))?;
+            if !value["error"].is_null() {
+                return Err(EngineError::Malformed(format!("an error in the stream: {}", excerpt(&value["error"].to_string()))));
+            }
+            if let Some(delta) = value["choices"][0]["delta"]["content"].as_str() {
+                content.push_str(delta);
+            }
+            if let Some(reason) = value["choices"][0]["finish_reason"].as_str() {
+                finished = Some(reason.to_string());
+            }
+            usage = usage_of(&value).or(usage);
+        }
+    }
+    match finished.as_deref() {
+        Some("length") => Err(EngineError::Malformed("the reply was cut off (finish_reason = length)".into())),
+        None if !done => Err(EngineError::Malformed("the stream was cut off before it finished".into())),
+        _ => Ok((content, usage)),
+    }
+}
+
+fn usage_of(value: &Value) -> Option<Usage> {
+    let u = value.get("usage").filter(|u| !u.is_null())?;
+    Some(Usage {
+        prompt_tokens: u["prompt_tokens"].as_u64()?,
+        completion_tokens: u["completion_tokens"].as_u64().unwrap_or(0),
+        estimated: false,
+    })
+}
+
+fn excerpt(s: &str) -> String {
+    let one_line = crate::text::collapse_whitespace(s);
+    let cut = crate::text::truncate(&one_line, 300);
+    if cut.len() < one_line.len() { format!("{cut}...") } else { cut.to_string() }
+}
+
+/// DeepL's target code for a language tag.
+fn deepl_code(tag: &str) -> String {
+    match tag.to_ascii_lowercase().as_str() {
+        "zh" | "zh-cn" | "zh-hans" | "zh-sg" => "ZH-HANS".into(),
+        "zh-tw" | "zh-hk" | "zh-hant" => "ZH-HANT".into(),
+        "en" => "EN-US".into(),
+        "pt" => "PT-BR".into(),
+        other => other.to_ascii_uppercase(),
+    }
+}
+
+/// LibreTranslate's target code for a language tag.
+fn libre_code(tag: &str) -> String {
+    match tag.to_ascii_lowercase().as_str() {
+        "zh-tw" | "zh-hk" | "zh-hant" => "zt".into(),
+        other => other.split('-').next().unwrap_or(other).to_string(),
+    }
+}

@@ -1,0 +1,325 @@
+//! `verify`: an existing translation against its original, block by block. Pure.
+//!
+//! Both documents are cut into blocks (HTML through the segmenter, Markdown through a small block
+//! reader), aligned in order by what a faithful translation keeps (numbers, names, code, links),
+//! and each aligned pair goes through the same checks as a live reply. Source blocks left without
+//! a partner are missing; translation blocks left without one are invented.
+
+use std::collections::HashSet;
+
+use serde::Serialize;
+
+use super::checks::{CheckOptions, check_unit};
+use super::segment::{self, Options};
+use crate::text::escape_html;
+
+/// A block of either document.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Block {
+    pub heading: bool,
+    pub html: String,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Ok,
+    Unfaithful,
+    Missing,
+    Invented,
+}
+
+/// One line of the report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Row {
+    pub status: Status,
+    pub source: Option<usize>,
+    pub translation: Option<usize>,
+    pub problems: Vec<String>,
+}
+
+/// Reads blocks from a document: Markdown when `markdown`, else HTML.
+pub fn blocks(doc: &str, markdown: bool) -> Vec<Block> {
+    let html = if markdown { markdown_blocks_html(doc) } else { doc.to_string() };
+    segment::segment(&html, &Options::default())
+        .units
+        .into_iter()
+        .map(|u| Block { heading: u.tag.as_deref().is_some_and(|t| t.len() == 2 && t.starts_with('h')), text: u.text, html: u.html })
+        .collect()
+}
+
+/// Aligns and checks. Rows come in document order.
+pub fn verify(source: &[Block], translation: &[Block], options: &CheckOptions) -> Vec<Row> {
+    let pairs = align(source, translation);
+    let mut rows = Vec::new();
+    let (mut i, mut j) = (0, 0);
+    for (si, ti) in pairs.into_iter().chain([(source.len(), translation.len())]) {
+        while i < si {
+            rows.push(Row { status: Status::Missing, source: Some(i), translation: None, problems: vec![] });
+            i += 1;
+        }
+        while j < ti {
+            rows.push(Row { status: Status::Invented, source: None, translation: Some(j), problems: vec![] });
+            j += 1;
+        }
+        if si < source.len() && ti < translation.len() {
+            let problems: Vec<String> = check_unit(&source[si].html, &translation[ti].html, options).iter().map(|p| p.to_string()).collect();
+            let status = if problems.is_empty() { Status::Ok } else { Status::Unfaithful };
+            rows.push(Row { status, source: Some(si), translation: Some(ti), problems });
+            i = si + 1;
+            j = ti + 1;
+        }
+    }
+    rows
+}
+
+/// The best monotonic matching of source blocks to translation blocks (dynamic programming over
+/// similarity; pairs below the threshold are never matched).
+fn align(source: &[Block], translation: &[Block]) -> Vec<(usize, usize)> {
+    const THRESHOLD: f64 = 0.3;
+    let (n, m) = (source.len(), translation.len());
+    let src: Vec<Anchors> = source.iter().map(|b| Anchors::source(&b.text)).collect();
+    let tr: Vec<Anchors> = translation.iter().map(|b| Anchors::translation(&b.text)).collect();
+    let mut best = vec![vec![0.0f64; m + 1]; n + 1];
+    for i in (0..n).rev() {
+        for j in (0..m).rev() {
+            let mut v = best[i + 1][j].max(best[i][j + 1]);
+            let s = similarity(&source[i], &src[i], &translation[j], &tr[j]);
+            if s >= THRESHOLD {
+                v = v.max(s + best[i + 1][j + 1]);
+            }
+            best[i][j] = v;
+        }
+    }
+    let mut pairs = Vec::new();
+    let (mut i, mut j) = (0, 0);
+    while i < n && j < m {
+        let s = similarity(&source[i], &src[i], &translation[j], &tr[j]);
+        if s >= THRESHOLD && (best[i][j] - (s + best[i + 1][j + 1])).abs() < 1e-9 {
+            pairs.push((i, j));
+            i += 1;
+            j += 1;
+        } else if (best[i][j] - best[i + 1][j]).abs() < 1e-9 {
+            i += 1;
+        } else {
+            j += 1;
+        }
+    }
+    pairs
+}
+
+/// What a faithful translation carries over from its source.
+struct Anchors {
+    /// Names, numbers and code: Latin words kept in the translation, every word of the source.
+    words: HashSet<String>,
+    numbers: HashSet<String>,
+    chars: usize,
+}
+
+impl Anchors {
+    fn source(text: &str) -> Anchors {
+        let words = latin_words(text).into_iter().map(|w| w.to_lowercase()).collect();
+        Anchors { words, numbers: numbers(text), chars: text.chars().count() }
+    }
+
+    /// In a translation into another script, the Latin words left are names and terms.
+    fn translation(text: &str) -> Anchors {
+        Anchors::source(text)
+    }
+}
+
+fn similarity(s: &Block, sa: &Anchors, t: &Block, ta: &Anchors) -> f64 {
+    if s.heading != t.heading {
+        return 0.0;
+    }
+    let plausible_length = {
+        let r = ta.chars as f64 / sa.chars.max(1) as f64;
+        (0.1..=3.0).contains(&r)
+    };
+    let carried: HashSet<&String> = ta.words.iter().chain(&ta.numbers).collect();
+    if carried.is_empty() && sa.numbers.is_empty() {
+        return if plausible_length { 0.35 } else { 0.1 };
+    }
+    let hits = ta.words.iter().filter(|w| sa.words.contains(*w)).count() + ta.numbers.iter().filter(|n| sa.numbers.contains(*n)).count();
+    let foreign = carried.len() - hits;
+    let lost = sa.numbers.iter().filter(|n| !ta.numbers.contains(*n)).count();
+    let score = hits as f64 / (hits + foreign + lost) as f64;
+    if plausible_length { score } else { score * 0.5 }
+}
+
+fn latin_words(text: &str) -> Vec<String> {
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '.'))
+        .map(|w| w.trim_matches(['-', '.']))
+        .filter(|w| w.len() >= 2 && w.chars().any(|c| c.is_ascii_alphabetic()))
+        .map(str::to_string)
+        .collect()
+}
+
+fn numbers(text: &str) -> HashSet<String> {
+    let mut out = HashSet::new();
+    let mut cur = String::new();
+    for c in text.chars().chain([' ']) {
+        if c.is_ascii_digit() {
+            cur.push(c);
+        } else if (c == ',' || c == '.') && !cur.is_empty() {
+            // thousands separators and decimals stay inside the number
+            cur.push(c);
+        } else {
+            let n = cur.trim_end_matches([',', '.']).replace(',', "");
+            if n.len() >= 2 {
+                out.insert(n);
+            }
+            cur.clear();
+        }
+    }
+    out
+}
+
+/// Markdown -> simple HTML blocks: front matter and code fences dropped; headings, list items,
+/// quotes and paragraphs kept with their links, code, bold and italics.
+fn markdown_blocks_html(md: &str) -> String {
+    let mut lines = md.lines().peekable();
+    if lines.peek().is_some_and(|l| l.trim() == "---") {
+        lines.next();
+        for l in lines.by_ref() {
+            if l.trim() == "---" {
+                break;
+            }
+        }
+    }
+    let mut out = String::new();
+    let mut para: Vec<String> = Vec::new();
+    let mut fenced = false;
+    let flush = |para: &mut Vec<String>, out: &mut String| {
+        if !para.is_empty() {
+            out.push_str(&format!("<p>{}</p>\n", inline(&para.join(" "))));
+            para.clear();
+        }
+    };
+    for line in lines {
+        let t = line.trim();
+        if t.starts_with("```") {
+            flush(&mut para, &mut out);
+            fenced = !fenced;
+            continue;
+        }
+        if fenced {
+            continue;
+        }
+        if t.is_empty() || t == "---" || t == "***" {
+            flush(&mut para, &mut out);
+        } else if let Some(level) = heading_level(t) {
+            flush(&mut para, &mut out);
+            out.push_str(&format!("<h{level}>{}</h{level}>\n", inline(t[level..].trim())));
+        } else if let Some(item) = t.strip_prefix("* ").or_else(|| t.strip_prefix("- ")).or_else(|| t.strip_prefix("+ ")).or_else(|| ordered_item(t)) {
+            flush(&mut para, &mut out);
+            out.push_str(&format!("<ul><li>{}</li></ul>\n", inline(item)));
+        } else if let Some(quote) = t.strip_prefix('>') {
+            flush(&mut para, &mut out);
+            out.push_str(&format!("<blockquote><p>{}</p></blockquote>\n", inline(quote.trim())));
+        } else {
+            para.push(t.to_string());
+        }
+    }
+    flush(&mut para, &mut out);
+    out
+}
+
+fn heading_level(t: &str) -> Option<usize> {
+    let level = t.chars().take_while(|c| *c == '#').count();
+    ((1..=6).contains(&level) && t[level..].starts_with(' ')).then_some(level)
+}
+
+fn ordered_item(t: &str) -> Option<&str> {
+    let digits = t.chars().take_while(char::is_ascii_digit).count();
+    if digits == 0 {
+        return None;
+    }
+    t[digits..].strip_prefix(". ")
+}
+
+/// Inline Markdown: links, images, code, bold, italics. Text is escaped first.
+fn inline(s: &str) -> String {
+    let mut out = String::new();
+    let chars: Vec<char> = s.chars().collect();
+    let mut i = 0;
+    let rest = |i: usize| chars[i..].iter().collect::<String>();
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '`' {
+            if let Some(end) = chars[i + 1..].iter().position(|&c| c == '`') {
+                let code: String = chars[i + 1..i + 1 + end].iter().collect();
+                out.push_str(&format!("<code>{}</code>", escape_html(&code)));
+                i += end + 2;
+                continue;
+            }
+        }
+        if c == '[' || (c == '!' && chars.get(i + 1) == Some(&'[')) {
+            let start = if c == '!' { i + 1 } else { i };
+            let tail = rest(start);
+            if let Some((text, url, used)) = parse_link(&tail) {
+                if c == '!' {
+                    out.push_str(&format!("<img src=\"{}\" alt=\"{}\">", escape_html(&url), escape_html(&text)));
+                } else {
+                    out.push_str(&format!("<a href=\"{}\">{}</a>", escape_html(&url), inline(&text)));
+                }
+                i = start + used;
+                continue;
+            }
+        }
+        if c == '*' && chars.get(i + 1) == Some(&'*') {
+            if let Some(end) = rest(i + 2).find("**") {
+                let inner: String = rest(i + 2)[..end].to_string();
+                out.push_str(&format!("<strong>{}</strong>", inline(&inner)));
+                i += 2 + inner.chars().count() + 2;
+                continue;
+            }
+        }
+        out.push_str(&escape_html(&c.to_string()));
+        i += 1;
+    }
+    out
+}
+
+/// `[text](url)` at the start of `s`: (text, url, chars used).
+fn parse_link(s: &str) -> Option<(String, String, usize)> {
+    let close = s.find("](")?;
+    let text = &s[1..close];
+    let after = &s[close + 2..];
+    let end = after.find(')')?;
+    let url = after[..end].split_whitespace().next().unwrap_or("").to_string();
+    let used = s[..close + 2 + end + 1].chars().count();
+    Some((text.to_string(), url, used))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markdown_becomes_blocks() {
+        let md = "---\ntitle: x\n---\n\n# 标题\n\n第一段 [链接](https://e.org/a) 和 `code`，\n接着。\n\n* 项目 **一**\n1. 项目二\n\n> 引用\n\n```\nfn main() {}\n```\n";
+        let b = blocks(md, true);
+        let html: Vec<&str> = b.iter().map(|b| b.html.as_str()).collect();
+        assert_eq!(html, ["标题", "第一段 <a href=\"https://e.org/a\">链接</a> 和 <code>code</code>， 接着。", "项目 <strong>一</strong>", "项目二", "引用"]);
+        assert!(b[0].heading && !b[1].heading);
+    }
+
+    #[test]
+    fn faithful_blocks_align_and_invented_ones_do_not() {
+        let source = blocks(
+            "<h4>Prices crashed</h4><p>In 2024 GPT-4o cost $2.50 per million tokens, 12x less than GPT-4 at $30.</p>\
+             <p>DeepSeek v3 was trained for $5,576,000 on 2,048 H800 GPUs.</p>",
+            false,
+        );
+        let translation = blocks(
+            "<h4>价格暴跌</h4><p>2024 年，GPT-4o 每百万 token 仅需 2.50 美元，比 30 美元的 GPT-4 便宜 12 倍。</p>\
+             <p>特别是 01.AI 的 Yi-34B 模型只用了 600 万美元就完成了训练。</p>",
+            false,
+        );
+        let rows = verify(&source, &translation, &CheckOptions::default());
+        let statuses: Vec<Status> = rows.iter().map(|r| r.status).collect();
+        assert_eq!(statuses, [Status::Ok, Status::Ok, Status::Missing, Status::Invented]);
+    }
+}
