@@ -181,6 +181,9 @@ pub trait Store: Send + Sync {
 
     /// Queue rows by state: (queued, leased, done, failed).
     fn queue_counts(&self) -> Result<(u64, u64, u64, u64)>;
+
+    /// The finished translation of an entry into a language.
+    fn translation(&self, entry_id: i64, lang: &str) -> Result<Option<TranslationRow>>;
 }
 
 /// A leased translation job: one entry version into one language.

@@ -8,7 +8,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use std::collections::HashMap;
 
 use super::{
-    Applied, FeedState, FeedSummary, FetchRecord, FetchResult, Job, JobEnd, MemoryRow, Result, Store, StoreError, StoredEntry, UsageRow,
+    Applied, FeedState, FeedSummary, FetchRecord, FetchResult, Job, JobEnd, MemoryRow, Result, Store, StoreError, StoredEntry, TranslationRow, UsageRow,
 };
 use crate::detect::{Detection, Known, Verdict};
 use crate::model::{Entry, now};
@@ -472,6 +472,29 @@ impl Store for SqliteStore {
             Ok(conn.query_row("SELECT count(*) FROM queue WHERE state = ?1", [state], |r| r.get::<_, i64>(0))? as u64)
         };
         Ok((count("queued")?, count("leased")?, count("done")?, count("failed")?))
+    }
+
+    fn translation(&self, entry_id: i64, lang: &str) -> Result<Option<TranslationRow>> {
+        let conn = self.conn();
+        let row = conn
+            .query_row(
+                "SELECT entry_id, lang, version, title_src, title, content_src, units, complete FROM translations WHERE entry_id = ?1 AND lang = ?2",
+                params![entry_id, lang],
+                |r| {
+                    Ok(TranslationRow {
+                        entry_id: r.get(0)?,
+                        lang: r.get(1)?,
+                        version: r.get(2)?,
+                        title_src: r.get(3)?,
+                        title: r.get(4)?,
+                        content_src: r.get(5)?,
+                        units: serde_json::from_str(&r.get::<_, String>(6)?).unwrap_or_default(),
+                        complete: r.get(7)?,
+                    })
+                },
+            )
+            .optional()?;
+        Ok(row)
     }
 
     fn entry(&self, entry_id: i64) -> Result<Option<StoredEntry>> {

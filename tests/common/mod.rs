@@ -3,6 +3,8 @@
 
 #![allow(dead_code, reason = "each test file uses a different part of the support module")]
 
+pub mod engine;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -35,6 +37,8 @@ pub enum BodyKind {
     Drip { chunk: Vec<u8>, every: Duration, count: usize },
     /// 64 KiB chunks forever (a response that never ends).
     Endless,
+    /// These parts, `every` apart (the first at once).
+    Parts { parts: Vec<Vec<u8>>, every: Duration },
 }
 
 pub struct Reply {
@@ -188,6 +192,16 @@ async fn serve(req: Request<Body>, routes: Arc<Mutex<HashMap<String, Handler>>>,
                 Some((Ok::<_, std::io::Error>(Bytes::from(chunk)), i + 1))
             }
         })),
+        BodyKind::Parts { parts, every } => Body::from_stream(futures_util::stream::unfold(0, move |i| {
+            let part = parts.get(i).cloned();
+            async move {
+                let part = part?;
+                if i > 0 {
+                    tokio::time::sleep(every).await;
+                }
+                Some((Ok::<_, std::io::Error>(Bytes::from(part)), i + 1))
+            }
+        })),
         BodyKind::Endless => Body::from_stream(futures_util::stream::repeat_with(|| Ok::<_, std::io::Error>(Bytes::from(vec![b'x'; 65536])))),
     };
     builder.body(body).unwrap()
@@ -232,8 +246,17 @@ impl Workdir {
 
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_polyfeed"));
-        cmd.args(args).current_dir(self.path()).env("POLYFEED_CONFIG", self.config()).env_remove("RUST_LOG");
+        cmd.args(args)
+            .current_dir(self.path())
+            .env("POLYFEED_CONFIG", self.config())
+            .env("POLYFEED_TEST_KEY", TEST_KEY)
+            .env_remove("RUST_LOG");
         cmd
+    }
+
+    /// The store, opened by the test (while no polyfeed process runs).
+    pub fn store(&self) -> polyfeed::store::SqliteStore {
+        polyfeed::store::SqliteStore::open(&self.path().join("cache/polyfeed.sqlite")).unwrap()
     }
 
     /// `polyfeed status --json`, parsed.
@@ -248,6 +271,9 @@ impl Workdir {
         self.status().as_array().unwrap().iter().find(|f| f["name"] == name).cloned().unwrap_or_else(|| panic!("no feed {name} in status"))
     }
 }
+
+/// The API key the test engine expects; it must never show up in polyfeed's output or files.
+pub const TEST_KEY: &str = "sk-test-6f1d2c9a8b7e4d3c";
 
 /// The outcome of running the binary.
 #[derive(Debug)]
