@@ -74,30 +74,55 @@ pub fn verify(source: &[Block], translation: &[Block], options: &CheckOptions) -
     rows
 }
 
-/// The best monotonic matching of source blocks to translation blocks (dynamic programming over
-/// similarity; pairs below the threshold are never matched).
+/// Matches source blocks to translation blocks, in order. Headings are matched first (one by
+/// one when both documents have as many, else by similarity), then the blocks of each pair of
+/// sections, so an invented section cannot pull the rest of the document out of line.
 fn align(source: &[Block], translation: &[Block]) -> Vec<(usize, usize)> {
+    let src: Vec<Anchors> = source.iter().map(|b| Anchors::of(&b.text)).collect();
+    let tr: Vec<Anchors> = translation.iter().map(|b| Anchors::of(&b.text)).collect();
+    let score = |i: usize, j: usize| similarity(&source[i], &src[i], &translation[j], &tr[j]);
+    let hs: Vec<usize> = (0..source.len()).filter(|&i| source[i].heading).collect();
+    let ht: Vec<usize> = (0..translation.len()).filter(|&j| translation[j].heading).collect();
+    let headings: Vec<(usize, usize)> = if hs.len() == ht.len() {
+        hs.iter().copied().zip(ht.iter().copied()).collect()
+    } else {
+        best_matching(&hs, &ht, &score)
+    };
+    let mut pairs = Vec::new();
+    let (mut si, mut ti) = (0, 0);
+    for &(hi, hj) in headings.iter().chain([&(source.len(), translation.len())]) {
+        let body_s: Vec<usize> = (si..hi).collect();
+        let body_t: Vec<usize> = (ti..hj).collect();
+        pairs.extend(best_matching(&body_s, &body_t, &score));
+        if hi < source.len() {
+            pairs.push((hi, hj));
+        }
+        (si, ti) = (hi + 1, hj + 1);
+    }
+    pairs
+}
+
+/// The monotonic matching of `a` to `b` with the largest total similarity (dynamic programming);
+/// pairs below the threshold are never matched.
+fn best_matching(a: &[usize], b: &[usize], score: &impl Fn(usize, usize) -> f64) -> Vec<(usize, usize)> {
     const THRESHOLD: f64 = 0.3;
-    let (n, m) = (source.len(), translation.len());
-    let src: Vec<Anchors> = source.iter().map(|b| Anchors::source(&b.text)).collect();
-    let tr: Vec<Anchors> = translation.iter().map(|b| Anchors::translation(&b.text)).collect();
+    let (n, m) = (a.len(), b.len());
+    let s = |i: usize, j: usize| {
+        let v = score(a[i], b[j]);
+        if v >= THRESHOLD { Some(v) } else { None }
+    };
     let mut best = vec![vec![0.0f64; m + 1]; n + 1];
     for i in (0..n).rev() {
         for j in (0..m).rev() {
-            let mut v = best[i + 1][j].max(best[i][j + 1]);
-            let s = similarity(&source[i], &src[i], &translation[j], &tr[j]);
-            if s >= THRESHOLD {
-                v = v.max(s + best[i + 1][j + 1]);
-            }
-            best[i][j] = v;
+            let skip = best[i + 1][j].max(best[i][j + 1]);
+            best[i][j] = s(i, j).map_or(skip, |v| skip.max(v + best[i + 1][j + 1]));
         }
     }
     let mut pairs = Vec::new();
     let (mut i, mut j) = (0, 0);
     while i < n && j < m {
-        let s = similarity(&source[i], &src[i], &translation[j], &tr[j]);
-        if s >= THRESHOLD && (best[i][j] - (s + best[i + 1][j + 1])).abs() < 1e-9 {
-            pairs.push((i, j));
+        if s(i, j).is_some_and(|v| (best[i][j] - (v + best[i + 1][j + 1])).abs() < 1e-9) {
+            pairs.push((a[i], b[j]));
             i += 1;
             j += 1;
         } else if (best[i][j] - best[i + 1][j]).abs() < 1e-9 {
@@ -111,21 +136,30 @@ fn align(source: &[Block], translation: &[Block]) -> Vec<(usize, usize)> {
 
 /// What a faithful translation carries over from its source.
 struct Anchors {
-    /// Names, numbers and code: Latin words kept in the translation, every word of the source.
     words: HashSet<String>,
     numbers: HashSet<String>,
     chars: usize,
+    names: usize,
 }
 
 impl Anchors {
-    fn source(text: &str) -> Anchors {
-        let words = latin_words(text).into_iter().map(|w| w.to_lowercase()).collect();
-        Anchors { words, numbers: numbers(text), chars: text.chars().count() }
-    }
-
-    /// In a translation into another script, the Latin words left are names and terms.
-    fn translation(text: &str) -> Anchors {
-        Anchors::source(text)
+    /// Every Latin word and number: in a translation into another script, the Latin words left
+    /// are names and terms, and they must be among the source's words.
+    fn of(text: &str) -> Anchors {
+        let list = latin_words(text);
+        // Names: capitalized words that do not start a sentence, and words with digits.
+        let mut names = 0;
+        let mut sentence_start = true;
+        for raw in text.split_whitespace() {
+            let w = raw.trim_matches(|c: char| !c.is_alphanumeric());
+            let capital = w.chars().next().is_some_and(|c| c.is_ascii_uppercase());
+            if (capital && !sentence_start) || (w.chars().any(|c| c.is_ascii_digit()) && w.chars().any(|c| c.is_ascii_alphabetic())) {
+                names += 1;
+            }
+            sentence_start = raw.ends_with(['.', '!', '?', ':']);
+        }
+        let words = list.into_iter().map(|w| w.to_lowercase()).collect();
+        Anchors { words, numbers: numbers(text), chars: text.chars().count(), names }
     }
 }
 
@@ -139,7 +173,8 @@ fn similarity(s: &Block, sa: &Anchors, t: &Block, ta: &Anchors) -> f64 {
     };
     let carried: HashSet<&String> = ta.words.iter().chain(&ta.numbers).collect();
     if carried.is_empty() && sa.numbers.is_empty() {
-        return if plausible_length { 0.35 } else { 0.1 };
+        // Nothing to compare but the length, unless the source names things a translation keeps.
+        return if plausible_length && sa.names < 2 { 0.35 } else { 0.1 };
     }
     let hits = ta.words.iter().filter(|w| sa.words.contains(*w)).count() + ta.numbers.iter().filter(|n| sa.numbers.contains(*n)).count();
     let foreign = carried.len() - hits;
@@ -156,21 +191,35 @@ fn latin_words(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// Numbers written with digits, as values: "4,096" is 4096; a multiplier after a number adds its
+/// product too ("$6m" and "600 万" both give 6000000). Lone digits are left out: they are as often
+/// words ("one", "first") as numbers.
 fn numbers(text: &str) -> HashSet<String> {
     let mut out = HashSet::new();
-    let mut cur = String::new();
-    for c in text.chars().chain([' ']) {
-        if c.is_ascii_digit() {
-            cur.push(c);
-        } else if (c == ',' || c == '.') && !cur.is_empty() {
-            // thousands separators and decimals stay inside the number
-            cur.push(c);
-        } else {
-            let n = cur.trim_end_matches([',', '.']).replace(',', "");
-            if n.len() >= 2 {
-                out.insert(n);
-            }
-            cur.clear();
+    let chars: Vec<char> = text.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        if !chars[i].is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < chars.len() && (chars[i].is_ascii_digit() || (matches!(chars[i], ',' | '.') && chars.get(i + 1).is_some_and(char::is_ascii_digit))) {
+            i += 1;
+        }
+        let raw: String = chars[start..i].iter().filter(|c| **c != ',').collect();
+        let Ok(value) = raw.parse::<f64>() else { continue };
+        if raw.len() >= 2 {
+            out.insert(format!("{value}"));
+        }
+        let rest: String = chars[i..].iter().take(12).collect::<String>().to_lowercase();
+        let rest = rest.trim_start();
+        let multiplier = [("万", 1e4), ("亿", 1e8), ("千", 1e3), ("million", 1e6), ("billion", 1e9), ("thousand", 1e3), ("m", 1e6), ("b", 1e9), ("k", 1e3)]
+            .iter()
+            .find(|(word, _)| rest.starts_with(word) && !rest[word.len()..].starts_with(|c: char| c.is_ascii_alphabetic()))
+            .map(|(_, m)| *m);
+        if let Some(m) = multiplier {
+            out.insert(format!("{}", value * m));
         }
     }
     out
