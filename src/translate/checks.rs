@@ -335,7 +335,7 @@ mod tests {
     #[test]
     fn a_translation_cut_short_is_caught_by_its_length() {
         let src = "The past twelve months have seen a dramatic collapse in the cost of running a prompt through the top tier hosted models.";
-        assert_eq!(problems(src, "过去两年..."), ["length ratio 0.07 out of bounds"]);
+        assert_eq!(problems(src, "过去两年..."), ["length ratio 0.06 out of bounds"]);
     }
 
     #[test]
