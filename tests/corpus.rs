@@ -6,18 +6,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-fn corpus_dir() -> PathBuf {
-    let candidates = [
-        std::env::var_os("POLYFEED_CORPUS").map(PathBuf::from),
-        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus")),
-        Some(PathBuf::from("/work/shared/corpus")),
-    ];
-    candidates
-        .into_iter()
-        .flatten()
-        .find(|p| p.join("feeds").is_dir())
-        .expect("the shared corpus is missing: set POLYFEED_CORPUS to the folder holding feeds/")
-}
+mod common;
+use common::corpus_dir;
 
 fn files(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {

@@ -40,6 +40,13 @@ pub fn run(config_path: &Path, args: RefreshArgs) -> anyhow::Result<ExitCode> {
     if !args.no_translate {
         failed |= translate(&ctx, &rt)?;
     }
+    match crate::publish::publish(&config, ctx.store.as_ref()) {
+        Ok(r) => println!("published: {} files written, {} unchanged ({} feeds, {} posts redone)", r.written, r.unchanged, r.feeds, r.posts),
+        Err(e) => {
+            println!("publishing failed: {e}; the files published before are intact");
+            failed = true;
+        }
+    }
     Ok(if failed { ExitCode::from(super::PARTIAL_FAILURE) } else { ExitCode::SUCCESS })
 }
 

@@ -1,2 +1,256 @@
-//! Publishing.
+//! Publishing: bilingual Atom, RSS and JSON feeds per feed and merged, Markdown posts, and the
+//! HTML site. Renderers are pure; `writer` is the only I/O. Publishing is incremental: a feed's
+//! files are redone only when its translations changed, posts and pages only for translations
+//! made since the last run.
+
 pub mod config;
+pub mod entry;
+pub mod feeds;
+pub mod markdown;
+pub mod sanitize;
+pub mod site;
+pub mod writer;
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::model::digest;
+use crate::store::{PublishItem, Store, StoreError};
+use entry::Published;
+use feeds::{Channel, Source};
+
+/// Publishing failed; what was written before the failure is whole (atomic writes).
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    /// A file could not be written (disk full, permissions).
+    #[error("cannot write {path}: {source}")]
+    Write { path: String, source: std::io::Error },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub type Result<T> = std::result::Result<T, PublishError>;
+
+/// What a publish did.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Report {
+    /// Files written because their content changed.
+    pub written: usize,
+    /// Files rendered whose content was already there.
+    pub unchanged: usize,
+    /// Feeds (per language) redone.
+    pub feeds: usize,
+    /// Posts redone.
+    pub posts: usize,
+}
+
+struct Out<'a> {
+    dir: &'a Path,
+    report: Report,
+}
+
+impl Out<'_> {
+    fn write(&mut self, rel: &str, content: &str) -> Result<()> {
+        let path: PathBuf = self.dir.join(rel);
+        let written = writer::write_if_changed(&path, content.as_bytes()).map_err(|source| PublishError::Write { path: path.display().to_string(), source })?;
+        if written {
+            self.report.written += 1;
+        } else {
+            self.report.unchanged += 1;
+        }
+        Ok(())
+    }
+}
+
+/// Publishes what changed since the last publish.
+pub fn publish(config: &Config, store: &dyn Store) -> Result<Report> {
+    let marks = store.publish_marks()?;
+    let settings = settings_hash(config);
+    let mut out = Out { dir: &config.output_dir, report: Report::default() };
+    let mut new_marks: Vec<(String, String)> = Vec::new();
+    let base = config.publish.base_url();
+    let max = *config.publish.max_entries.get_ref();
+
+    let feeds: Vec<&crate::config::FeedConfig> = config.enabled_feeds().collect();
+    let mut metas = HashMap::new();
+    for f in &feeds {
+        metas.insert(f.name().to_string(), store.feed_meta(f.name())?.unwrap_or_default());
+    }
+    let source_of = |name: &str| -> Option<Source> {
+        let f = config.feed(name)?;
+        let meta = metas.get(name)?;
+        Some(Source { title: if meta.title.is_empty() { name.to_string() } else { meta.title.clone() }, url: f.url().to_string(), site_url: meta.site_url.clone() })
+    };
+    let build = |item: &PublishItem| -> Published {
+        let authors = metas.get(&item.entry.feed).map(|m| m.authors.clone()).unwrap_or_default();
+        entry::build(item, &authors, config)
+    };
+    let url = |rel: &str| base.join(rel).map(|u| u.to_string()).unwrap_or_default();
+
+    // Each feed, each language: redone when its translations changed.
+    let mut langs: BTreeSet<String> = BTreeSet::new();
+    let mut changed_langs: BTreeSet<String> = BTreeSet::new();
+    for f in &feeds {
+        for lang in f.languages(config) {
+            langs.insert(lang.to_string());
+            let key = format!("feed:{}:{lang}", f.name());
+            let fingerprint = format!("{settings}:{}", store.publish_fingerprint(f.name(), lang)?);
+            if marks.get(&key) == Some(&fingerprint) && out.dir.join(f.name()).join(lang).join("atom.xml").exists() {
+                continue;
+            }
+            let items: Vec<(Published, Option<Source>)> =
+                store.publish_items(Some(f.name()), lang, max)?.iter().map(|i| (build(i), source_of(f.name()))).collect();
+            let source = source_of(f.name()).expect("configured feed");
+            let channel = Channel {
+                title: format!("{} [{lang}]", source.title),
+                description: format!("{}, translated into {} by polyfeed", source.title, crate::translate::prompt::language_name(lang)),
+                lang: lang.to_string(),
+                home_url: source.site_url.clone().unwrap_or_else(|| url("index.html")),
+                atom_url: url(&format!("{}/{lang}/atom.xml", f.name())),
+                rss_url: url(&format!("{}/{lang}/rss.xml", f.name())),
+                json_url: url(&format!("{}/{lang}/feed.json", f.name())),
+                source: Some(source),
+            };
+            write_feed(&mut out, &format!("{}/{lang}", f.name()), &channel, &items)?;
+            out.report.feeds += 1;
+            changed_langs.insert(lang.to_string());
+            new_marks.push((key, fingerprint));
+        }
+    }
+
+    // Every feed merged, per language: the same post from two feeds appears once.
+    for lang in &changed_langs {
+        let mut seen = HashSet::new();
+        let items: Vec<(Published, Option<Source>)> = store
+            .publish_items(None, lang, max * 2)?
+            .iter()
+            .filter(|i| config.feed(&i.entry.feed).is_some_and(|f| f.enabled))
+            .map(|i| (build(i), source_of(&i.entry.feed)))
+            .filter(|(p, _)| seen.insert(p.id.clone()))
+            .take(max)
+            .collect();
+        let channel = Channel {
+            title: format!("polyfeed [{lang}]"),
+            description: format!("Every feed, translated into {}", crate::translate::prompt::language_name(lang)),
+            lang: lang.clone(),
+            home_url: url("index.html"),
+            atom_url: url(&format!("all/{lang}/atom.xml")),
+            rss_url: url(&format!("all/{lang}/rss.xml")),
+            json_url: url(&format!("all/{lang}/feed.json")),
+            source: None,
+        };
+        write_feed(&mut out, &format!("all/{lang}"), &channel, &items)?;
+    }
+
+    // Posts and reading pages: only those translated since the last publish.
+    for lang in &langs {
+        let key = format!("posts:{lang}");
+        let since = marks
+            .get(&key)
+            .and_then(|m| m.strip_prefix(&format!("{settings}:")))
+            .and_then(|t| t.parse::<i64>().ok())
+            .unwrap_or(0);
+        let items = store.publish_items_since(lang, since)?;
+        let mut latest = since;
+        for item in items.iter().filter(|i| config.feed(&i.entry.feed).is_some_and(|f| f.enabled)) {
+            let p = build(item);
+            let feed_title = source_of(&p.feed).map(|s| s.title).unwrap_or_default();
+            if config.publish.markdown {
+                let (name, text) = markdown::post(&p, &config.publish, config.tz, &feed_title);
+                out.write(&format!("posts/{lang}/{name}"), &text)?;
+            }
+            if config.publish.html {
+                out.write(&format!("{}/{lang}/{}.html", p.feed, p.slug), &site::page(&p))?;
+            }
+            out.report.posts += 1;
+            latest = latest.max(item.seq);
+        }
+        new_marks.push((key, format!("{settings}:{latest}")));
+    }
+
+    // The index, the OPML and the stylesheet follow any change.
+    if !changed_langs.is_empty() || out.report.posts > 0 || !out.dir.join("index.html").exists() {
+        write_site(&mut out, config, store, &langs, &feeds, &build, &source_of, &url)?;
+    }
+    store.set_publish_marks(&new_marks)?;
+    Ok(out.report)
+}
+
+fn write_feed(out: &mut Out, dir: &str, channel: &Channel, items: &[(Published, Option<Source>)]) -> Result<()> {
+    out.write(&format!("{dir}/atom.xml"), &feeds::atom(channel, items))?;
+    out.write(&format!("{dir}/rss.xml"), &feeds::rss(channel, items))?;
+    out.write(&format!("{dir}/feed.json"), &feeds::json_feed(channel, items))
+}
+
+#[allow(clippy::too_many_arguments, reason = "the closures are publish()'s own helpers")]
+fn write_site(
+    out: &mut Out,
+    config: &Config,
+    store: &dyn Store,
+    langs: &BTreeSet<String>,
+    feeds: &[&crate::config::FeedConfig],
+    build: &dyn Fn(&PublishItem) -> Published,
+    source_of: &dyn Fn(&str) -> Option<Source>,
+    url: &dyn Fn(&str) -> String,
+) -> Result<()> {
+    let mut links = Vec::new();
+    let mut outlines = Vec::new();
+    for lang in langs {
+        links.push(site::FeedLink { title: format!("polyfeed [{lang}]"), dir: format!("all/{lang}/") });
+        outlines.push((format!("polyfeed [{lang}]"), url(&format!("all/{lang}/atom.xml")), url("index.html")));
+    }
+    for f in feeds {
+        let title = source_of(f.name()).map(|s| s.title).unwrap_or_else(|| f.name().to_string());
+        for lang in f.languages(config) {
+            links.push(site::FeedLink { title: format!("{title} [{lang}]"), dir: format!("{}/{lang}/", f.name()) });
+            let html = source_of(f.name()).and_then(|s| s.site_url).unwrap_or_else(|| url("index.html"));
+            outlines.push((format!("{title} [{lang}]"), url(&format!("{}/{lang}/atom.xml", f.name())), html));
+        }
+    }
+    let mut posts: Vec<(String, Vec<Published>)> = Vec::new();
+    for lang in langs {
+        let mut seen = HashSet::new();
+        let list: Vec<Published> = store
+            .publish_items(None, lang, 100)?
+            .iter()
+            .filter(|i| config.feed(&i.entry.feed).is_some_and(|f| f.enabled))
+            .map(build)
+            .filter(|p| seen.insert(p.id.clone()))
+            .take(50)
+            .collect();
+        posts.push((lang.clone(), list));
+    }
+    let sections: Vec<(String, Vec<site::IndexItem>)> = posts
+        .iter()
+        .map(|(lang, list)| (lang.clone(), list.iter().map(|p| site::IndexItem { post: p, page: format!("{}/{}/{}.html", p.feed, p.lang, p.slug) }).collect()))
+        .collect();
+    out.write("index.html", &site::index(&sections, &links))?;
+    out.write("opml.xml", &site::opml(&outlines))?;
+    out.write("style.css", site::STYLE)
+}
+
+/// Changes when a setting that shapes the output changes: then everything is redone.
+fn settings_hash(config: &Config) -> String {
+    let feeds: Vec<String> = config.feeds.iter().map(|f| format!("{}:{:?}:{:?}:{}", f.name(), f.mode, f.title_template, f.enabled)).collect();
+    let untranslatable: Vec<String> = config.translator.iter().flat_map(|t| t.untranslatable.iter().map(|s| s.get_ref().clone())).collect();
+    let publish = &config.publish;
+    let shape = format!(
+        "{:?}|{:?}|{:?}|{}|{}|{:?}|{:?}|{:?}|{}|{}|{}|{}",
+        publish.mode,
+        publish.title_order,
+        publish.title_template,
+        publish.max_entries.get_ref(),
+        publish.author_suffix,
+        publish.categories,
+        publish.tags,
+        publish.allow_iframes_from,
+        publish.public_url.get_ref(),
+        publish.markdown,
+        publish.html,
+        config.timezone.get_ref()
+    );
+    digest(&[&shape, &feeds.join(","), &untranslatable.join(","), env!("CARGO_PKG_VERSION")])[..12].to_string()
+}

@@ -184,6 +184,33 @@ pub trait Store: Send + Sync {
 
     /// The finished translation of an entry into a language.
     fn translation(&self, entry_id: i64, lang: &str) -> Result<Option<TranslationRow>>;
+
+    /// Translated entries in `lang`, newest first: of one feed or all, at most `limit`.
+    fn publish_items(&self, feed: Option<&str>, lang: &str, limit: usize) -> Result<Vec<PublishItem>>;
+
+    /// Translated entries in `lang` whose translation changed after sequence number `since`, in order.
+    fn publish_items_since(&self, lang: &str, since: i64) -> Result<Vec<PublishItem>>;
+
+    /// Changes whenever a translation of the feed in `lang` is added or replaced.
+    fn publish_fingerprint(&self, feed: &str, lang: &str) -> Result<String>;
+
+    /// The feed's metadata from its last parsed body.
+    fn feed_meta(&self, feed: &str) -> Result<Option<FeedMeta>>;
+
+    /// The marks publishing left (what it published last).
+    fn publish_marks(&self) -> Result<HashMap<String, String>>;
+
+    fn set_publish_marks(&self, marks: &[(String, String)]) -> Result<()>;
+}
+
+/// An entry ready to publish: the entry, its translation and when it was translated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PublishItem {
+    pub entry: StoredEntry,
+    pub translation: TranslationRow,
+    pub translated_at: i64,
+    /// Grows with every translation change (see `publish_items_since`).
+    pub seq: i64,
 }
 
 /// A leased translation job: one entry version into one language.

@@ -8,7 +8,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use std::collections::HashMap;
 
 use super::{
-    Applied, FeedState, FeedSummary, FetchRecord, FetchResult, Job, JobEnd, MemoryRow, Result, Store, StoreError, StoredEntry, TranslationRow, UsageRow,
+    Applied, FeedState, FeedSummary, FetchRecord, FetchResult, Job, JobEnd, MemoryRow, Result, Store, StoreError, StoredEntry, TranslationRow, UsageRow, FeedMeta, PublishItem,
 };
 use crate::detect::{Detection, Known, Verdict};
 use crate::model::{Entry, now};
@@ -17,7 +17,11 @@ use crate::model::{Entry, now};
 const APPLICATION_ID: i64 = 0x7066_6431;
 
 /// Append-only: never edit a migration that has shipped, add the next one.
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/0001_ingest.sql"), include_str!("../../migrations/0002_translate.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/0001_ingest.sql"),
+    include_str!("../../migrations/0002_translate.sql"),
+    include_str!("../../migrations/0003_publish.sql"),
+];
 
 pub struct SqliteStore {
     conn: Mutex<Connection>,
@@ -476,57 +480,122 @@ impl Store for SqliteStore {
 
     fn translation(&self, entry_id: i64, lang: &str) -> Result<Option<TranslationRow>> {
         let conn = self.conn();
-        let row = conn
-            .query_row(
-                "SELECT entry_id, lang, version, title_src, title, content_src, units, complete FROM translations WHERE entry_id = ?1 AND lang = ?2",
-                params![entry_id, lang],
-                |r| {
-                    Ok(TranslationRow {
-                        entry_id: r.get(0)?,
-                        lang: r.get(1)?,
-                        version: r.get(2)?,
-                        title_src: r.get(3)?,
-                        title: r.get(4)?,
-                        content_src: r.get(5)?,
-                        units: serde_json::from_str(&r.get::<_, String>(6)?).unwrap_or_default(),
-                        complete: r.get(7)?,
-                    })
-                },
-            )
-            .optional()?;
-        Ok(row)
+        let sql = format!("SELECT {TRANSLATION_COLUMNS} FROM translations t WHERE t.entry_id = ?1 AND t.lang = ?2");
+        Ok(conn.query_row(&sql, params![entry_id, lang], |r| translation_row(r, 0)).optional()?)
     }
 
     fn entry(&self, entry_id: i64) -> Result<Option<StoredEntry>> {
         let conn = self.conn();
+        let sql = format!("SELECT {ENTRY_COLUMNS} FROM entries e WHERE e.id = ?1");
+        Ok(conn.query_row(&sql, [entry_id], |r| entry_row(r, 0)).optional()?)
+    }
+
+    fn publish_items(&self, feed: Option<&str>, lang: &str, limit: usize) -> Result<Vec<PublishItem>> {
+        let sql = format!(
+            "SELECT {ENTRY_COLUMNS}, {TRANSLATION_COLUMNS} FROM translations t JOIN entries e ON e.id = t.entry_id
+             WHERE t.lang = ?1 AND (?2 IS NULL OR e.feed = ?2) AND e.filtered = 0
+             ORDER BY COALESCE(e.published, e.updated, e.first_seen) DESC, e.id DESC LIMIT ?3"
+        );
+        self.items(&sql, params![lang, feed, limit as i64])
+    }
+
+    fn publish_items_since(&self, lang: &str, since: i64) -> Result<Vec<PublishItem>> {
+        let sql = format!(
+            "SELECT {ENTRY_COLUMNS}, {TRANSLATION_COLUMNS} FROM translations t JOIN entries e ON e.id = t.entry_id
+             WHERE t.lang = ?1 AND t.seq > ?2 AND e.filtered = 0 ORDER BY t.seq"
+        );
+        self.items(&sql, params![lang, since])
+    }
+
+    fn publish_fingerprint(&self, feed: &str, lang: &str) -> Result<String> {
+        let conn = self.conn();
+        let (count, latest, sum): (i64, Option<i64>, Option<i64>) = conn.query_row(
+            "SELECT count(*), max(t.seq), sum(t.version) FROM translations t JOIN entries e ON e.id = t.entry_id
+             WHERE t.lang = ?2 AND e.feed = ?1 AND e.filtered = 0",
+            params![feed, lang],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        let meta: Option<(Option<String>, Option<String>)> =
+            conn.query_row("SELECT title, authors FROM feeds WHERE name = ?1", [feed], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
+        Ok(format!("{count}:{}:{}:{:?}", latest.unwrap_or(0), sum.unwrap_or(0), meta))
+    }
+
+    fn feed_meta(&self, feed: &str) -> Result<Option<FeedMeta>> {
+        let conn = self.conn();
         let row = conn
-            .query_row(
-                "SELECT id, feed, version, key, source_id, link, title, content, authors, categories, published, updated, note
-                 FROM entries WHERE id = ?1",
-                [entry_id],
-                |r| {
-                    let ts = |v: Option<i64>| v.and_then(|s| chrono::DateTime::from_timestamp(s, 0));
-                    Ok(StoredEntry {
-                        id: r.get(0)?,
-                        feed: r.get(1)?,
-                        version: r.get(2)?,
-                        entry: Entry {
-                            key: r.get(3)?,
-                            source_id: r.get(4)?,
-                            link: r.get(5)?,
-                            title: r.get(6)?,
-                            content: r.get(7)?,
-                            authors: from_json(&r.get::<_, String>(8)?),
-                            categories: from_json(&r.get::<_, String>(9)?),
-                            published: ts(r.get(10)?),
-                            updated: ts(r.get(11)?),
-                        },
-                        note: r.get(12)?,
-                    })
-                },
-            )
+            .query_row("SELECT title, site_url, authors FROM feeds WHERE name = ?1", [feed], |r| {
+                Ok(FeedMeta { title: r.get::<_, Option<String>>(0)?.unwrap_or_default(), site_url: r.get(1)?, authors: from_json(&r.get::<_, String>(2)?) })
+            })
             .optional()?;
         Ok(row)
+    }
+
+    fn publish_marks(&self) -> Result<HashMap<String, String>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached("SELECT key, value FROM publish_marks")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn set_publish_marks(&self, marks: &[(String, String)]) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        for (k, v) in marks {
+            tx.execute("INSERT OR REPLACE INTO publish_marks (key, value) VALUES (?1, ?2)", params![k, v])?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+/// The columns `entry_row` reads, in order.
+const ENTRY_COLUMNS: &str =
+    "e.id, e.feed, e.version, e.key, e.source_id, e.link, e.title, e.content, e.authors, e.categories, e.published, e.updated, e.note";
+/// The columns `translation_row` reads, in order.
+const TRANSLATION_COLUMNS: &str = "t.entry_id, t.lang, t.version, t.title_src, t.title, t.content_src, t.units, t.complete, t.translated_at, t.seq";
+
+fn entry_row(r: &rusqlite::Row, at: usize) -> rusqlite::Result<StoredEntry> {
+    let ts = |v: Option<i64>| v.and_then(|s| chrono::DateTime::from_timestamp(s, 0));
+    Ok(StoredEntry {
+        id: r.get(at)?,
+        feed: r.get(at + 1)?,
+        version: r.get(at + 2)?,
+        entry: Entry {
+            key: r.get(at + 3)?,
+            source_id: r.get(at + 4)?,
+            link: r.get(at + 5)?,
+            title: r.get(at + 6)?,
+            content: r.get(at + 7)?,
+            authors: from_json(&r.get::<_, String>(at + 8)?),
+            categories: from_json(&r.get::<_, String>(at + 9)?),
+            published: ts(r.get(at + 10)?),
+            updated: ts(r.get(at + 11)?),
+        },
+        note: r.get(at + 12)?,
+    })
+}
+
+fn translation_row(r: &rusqlite::Row, at: usize) -> rusqlite::Result<TranslationRow> {
+    Ok(TranslationRow {
+        entry_id: r.get(at)?,
+        lang: r.get(at + 1)?,
+        version: r.get(at + 2)?,
+        title_src: r.get(at + 3)?,
+        title: r.get(at + 4)?,
+        content_src: r.get(at + 5)?,
+        units: serde_json::from_str(&r.get::<_, String>(at + 6)?).unwrap_or_default(),
+        complete: r.get(at + 7)?,
+    })
+}
+
+impl SqliteStore {
+    fn items(&self, sql: &str, params: impl rusqlite::Params) -> Result<Vec<PublishItem>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(sql)?;
+        let rows = stmt.query_map(params, |r| {
+            Ok(PublishItem { entry: entry_row(r, 0)?, translation: translation_row(r, 13)?, translated_at: r.get(21)?, seq: r.get(22)? })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 }
 
@@ -540,12 +609,12 @@ impl SqliteStore {
             JobEnd::Done(row) => {
                 // A translation of an older version never replaces a newer one.
                 tx.execute(
-                    "INSERT INTO translations (entry_id, lang, version, title_src, title, content_src, units, complete, translated_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                    "INSERT INTO translations (entry_id, lang, version, title_src, title, content_src, units, complete, translated_at, seq)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, (SELECT COALESCE(max(seq), 0) + 1 FROM translations))
                      ON CONFLICT (entry_id, lang) DO UPDATE SET
                         version = excluded.version, title_src = excluded.title_src, title = excluded.title,
                         content_src = excluded.content_src, units = excluded.units, complete = excluded.complete,
-                        translated_at = excluded.translated_at
+                        translated_at = excluded.translated_at, seq = excluded.seq
                      WHERE excluded.version >= translations.version",
                     params![
                         row.entry_id,

@@ -363,3 +363,17 @@ pub fn config_for(feeds: &[(&str, &str)], extra_top: &str, extra_feed: &str) -> 
     }
     out
 }
+
+/// The shared corpus of real feeds: POLYFEED_CORPUS, else beside the checkout.
+pub fn corpus_dir() -> PathBuf {
+    let candidates = [
+        std::env::var_os("POLYFEED_CORPUS").map(PathBuf::from),
+        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus")),
+        Some(PathBuf::from("/work/shared/corpus")),
+    ];
+    candidates
+        .into_iter()
+        .flatten()
+        .find(|p| p.join("feeds").is_dir())
+        .expect("the shared corpus is missing: set POLYFEED_CORPUS to the folder holding feeds/")
+}

@@ -1,0 +1,156 @@
+//! Atom 1.0 (atom_syndication), RSS 2.0 (rss) and JSON Feed 1.1 renderers. Pure.
+
+use atom_syndication as atom;
+use chrono::{DateTime, FixedOffset, Utc};
+use serde_json::json;
+
+use super::entry::Published;
+
+/// What a published feed says about itself.
+#[derive(Debug, Clone)]
+pub struct Channel {
+    pub title: String,
+    pub description: String,
+    pub lang: String,
+    /// The page readers visit (the source site, or polyfeed's index).
+    pub home_url: String,
+    /// This feed's own URL, per format, from `public_url`.
+    pub atom_url: String,
+    pub rss_url: String,
+    pub json_url: String,
+    /// The original feed (for `source` elements), when this is one feed's translation.
+    pub source: Option<Source>,
+}
+
+/// The original feed an entry comes from.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub title: String,
+    pub url: String,
+    pub site_url: Option<String>,
+}
+
+const GENERATOR: &str = "polyfeed";
+
+fn updated(entries: &[(Published, Option<Source>)]) -> DateTime<Utc> {
+    entries.iter().map(|(e, _)| e.updated).max().unwrap_or_else(|| DateTime::from_timestamp(0, 0).expect("epoch"))
+}
+
+fn fixed(d: DateTime<Utc>) -> DateTime<FixedOffset> {
+    d.fixed_offset()
+}
+
+/// An Atom 1.0 document.
+pub fn atom(channel: &Channel, entries: &[(Published, Option<Source>)]) -> String {
+    let link = |href: &str, rel: &str, ty: Option<&str>| atom::Link {
+        href: href.to_string(),
+        rel: rel.to_string(),
+        mime_type: ty.map(str::to_string),
+        ..Default::default()
+    };
+    let feed = atom::Feed {
+        title: atom::Text::plain(&channel.title),
+        id: channel.atom_url.clone(),
+        updated: fixed(updated(entries)),
+        subtitle: Some(atom::Text::plain(&channel.description)),
+        generator: Some(atom::Generator { value: GENERATOR.into(), version: Some(env!("CARGO_PKG_VERSION").into()), ..Default::default() }),
+        links: vec![link(&channel.atom_url, "self", Some("application/atom+xml")), link(&channel.home_url, "alternate", Some("text/html"))],
+        lang: Some(channel.lang.clone()),
+        entries: entries
+            .iter()
+            .map(|(e, source)| atom::Entry {
+                title: atom::Text::plain(&e.title),
+                id: e.id.clone(),
+                updated: fixed(e.updated),
+                published: Some(fixed(e.published)),
+                authors: e.authors.iter().map(|a| atom::Person { name: a.clone(), ..Default::default() }).collect(),
+                categories: e.categories.iter().map(|c| atom::Category { term: c.clone(), ..Default::default() }).collect(),
+                links: e.link.iter().map(|l| link(l, "alternate", Some("text/html"))).collect(),
+                content: Some(atom::Content { value: Some(e.body.clone()), content_type: Some("html".into()), lang: Some(e.lang.clone()), ..Default::default() }),
+                source: source.as_ref().map(|s| atom::Source {
+                    title: atom::Text::plain(&s.title),
+                    id: s.url.clone(),
+                    updated: fixed(e.updated),
+                    links: std::iter::once(link(&s.url, "self", None)).chain(s.site_url.iter().map(|u| link(u, "alternate", Some("text/html")))).collect(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    };
+    feed.to_string()
+}
+
+/// An RSS 2.0 document.
+pub fn rss(channel: &Channel, entries: &[(Published, Option<Source>)]) -> String {
+    let mut atom_ext = rss::extension::atom::AtomExtension::default();
+    atom_ext.links = vec![atom::Link { href: channel.rss_url.clone(), rel: "self".into(), mime_type: Some("application/rss+xml".into()), ..Default::default() }];
+    let ch = rss::Channel {
+        title: channel.title.clone(),
+        link: channel.home_url.clone(),
+        description: channel.description.clone(),
+        language: Some(channel.lang.clone()),
+        generator: Some(GENERATOR.into()),
+        last_build_date: Some(updated(entries).to_rfc2822()),
+        atom_ext: Some(atom_ext),
+        items: entries
+            .iter()
+            .map(|(e, source)| rss::Item {
+                title: Some(e.title.clone()),
+                link: e.link.clone(),
+                description: Some(e.body.clone()),
+                guid: Some(rss::Guid { value: e.id.clone(), permalink: false }),
+                pub_date: Some(e.published.to_rfc2822()),
+                categories: e.categories.iter().map(|c| rss::Category { name: c.clone(), domain: None }).collect(),
+                source: source.as_ref().map(|s| rss::Source { url: s.url.clone(), title: Some(s.title.clone()) }),
+                dublin_core_ext: (!e.authors.is_empty())
+                    .then(|| rss::extension::dublincore::DublinCoreExtension { creators: e.authors.clone(), ..Default::default() }),
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    };
+    ch.to_string()
+}
+
+/// A JSON Feed 1.1 document.
+pub fn json_feed(channel: &Channel, entries: &[(Published, Option<Source>)]) -> String {
+    let items: Vec<serde_json::Value> = entries
+        .iter()
+        .map(|(e, source)| {
+            let mut item = json!({
+                "id": e.id,
+                "title": e.title,
+                "content_html": e.body,
+                "date_published": e.published.to_rfc3339(),
+                "date_modified": e.updated.to_rfc3339(),
+                "language": e.lang,
+            });
+            if let Some(link) = &e.link {
+                item["url"] = json!(link);
+                item["external_url"] = json!(link);
+            }
+            if !e.authors.is_empty() {
+                item["authors"] = json!(e.authors.iter().map(|a| json!({"name": a})).collect::<Vec<_>>());
+            }
+            if !e.categories.is_empty() {
+                item["tags"] = json!(e.categories);
+            }
+            if let Some(s) = source {
+                item["_polyfeed"] = json!({"source": {"title": s.title, "feed_url": s.url, "home_page_url": s.site_url}});
+            }
+            item
+        })
+        .collect();
+    let doc = json!({
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": channel.title,
+        "description": channel.description,
+        "home_page_url": channel.home_url,
+        "feed_url": channel.json_url,
+        "language": channel.lang,
+        "items": items,
+    });
+    serde_json::to_string_pretty(&doc).expect("JSON values serialize")
+}
