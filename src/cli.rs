@@ -38,10 +38,37 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Write a commented starter config if none exists.
     Init,
+    /// Run continuously: fetch on schedule, translate, publish, and serve output/ over HTTP.
+    Daemon,
+    /// Serve output/ over HTTP (no fetching, no translating).
+    Serve,
+    /// Manage subscribers' secret tokens for private feeds (/t/<token>/...).
+    Tokens(TokensArgs),
     /// Put failed translations back on the queue (they are translated at the next refresh).
     Retry(RetryArgs),
     /// Check a translation against its original, block by block (HTML or Markdown files).
     Verify(VerifyArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TokensArgs {
+    #[command(subcommand)]
+    pub action: TokensAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokensAction {
+    /// List tokens by name.
+    List,
+    /// Create a token for a subscriber and print their feed URL.
+    Add {
+        /// Who the token is for.
+        name: String,
+    },
+    /// Revoke a subscriber's token.
+    Revoke {
+        name: String,
+    },
 }
 
 #[derive(Debug, clap::Args)]

@@ -6,13 +6,16 @@
 pub mod cli;
 pub mod cmd;
 pub mod config;
+pub mod daemon;
 pub mod detect;
 pub mod fetch;
 pub mod lock;
+pub mod metrics;
 pub mod model;
 pub mod parse;
 pub mod publish;
 pub mod refresh;
+pub mod schedule;
 pub mod serve;
 pub mod store;
 pub mod text;

@@ -22,6 +22,7 @@ pub struct Context {
     pub config: Arc<Config>,
     pub store: Arc<dyn Store>,
     pub fetcher: Arc<Fetcher>,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// How one feed's refresh ended.
@@ -66,14 +67,26 @@ pub async fn refresh_all(ctx: &Context, feeds: &[&FeedConfig], force: bool, on_d
 #[tracing::instrument(skip_all, fields(feed = feed.name()))]
 pub async fn refresh_feed(ctx: &Context, feed: &FeedConfig, force: bool) -> FeedReport {
     let name = feed.name();
+    let started = std::time::Instant::now();
     let report = |outcome, applied, moved_to| FeedReport { feed: name.to_string(), outcome, applied, moved_to };
-    match refresh_inner(ctx, feed, force).await {
+    let report = match refresh_inner(ctx, feed, force).await {
         Ok((outcome, applied, moved_to)) => report(outcome, applied, moved_to),
         Err(reason) => {
             tracing::warn!(%reason, "refresh failed");
             report(Outcome::Failed(reason), Applied::default(), None)
         }
-    }
+    };
+    let label = match report.outcome {
+        Outcome::Fetched => "ok",
+        Outcome::NotModified => "not_modified",
+        Outcome::Deferred(_) => "deferred",
+        Outcome::Failed(_) => "failed",
+    };
+    ctx.metrics.fetched(label, started.elapsed());
+    let m = &ctx.metrics;
+    m.entries_new.fetch_add(report.applied.new as u64, std::sync::atomic::Ordering::Relaxed);
+    m.entries_updated.fetch_add(report.applied.updated as u64, std::sync::atomic::Ordering::Relaxed);
+    report
 }
 
 type Inner = Result<(Outcome, Applied, Option<String>), String>;

@@ -1,9 +1,26 @@
-//! The HTTP server over output/: feeds for subscribers, plus /healthz, /metrics and /status.
+//! The HTTP server over output/: feeds for subscribers (ETag, Last-Modified, 304s, gzip/brotli,
+//! HEAD), per-subscriber tokens or HTTP Basic for private feeds, and three endpoints of its own:
+//! /healthz, /metrics and /status. It serves files under output/ and nothing else: no listings,
+//! no dot files, no path outside the folder.
 
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path as UrlPath, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use serde::Deserialize;
 use toml::Spanned;
 
 use crate::config::{ConfigError, invalid};
+use crate::metrics::Metrics;
+use crate::store::Store;
 
 /// The `[server]` table.
 #[derive(Debug, Clone, Deserialize)]
@@ -23,9 +40,13 @@ pub struct ServerConfig {
     /// Seconds given to in-flight work on shutdown.
     #[serde(default = "default_grace")]
     pub grace_period: f64,
-    /// Only serve feeds under /t/<token>/ (tokens are managed with `polyfeed tokens`).
+    /// Only serve output/ under /t/<token>/ (tokens are managed with `polyfeed tokens`).
     #[serde(default)]
     pub require_token: bool,
+    /// Require HTTP Basic for output/ (outside /t/<token>/): the user name...
+    pub basic_auth_user: Option<String>,
+    /// ...and the name of the environment variable holding the password.
+    pub basic_auth_password_env: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -44,7 +65,14 @@ impl ServerConfig {
                 }
             }
         }
+        if self.basic_auth_user.is_some() != self.basic_auth_password_env.is_some() {
+            return Err(invalid(text, &self.listen.span(), "server.basic_auth_user", "set both basic_auth_user and basic_auth_password_env".into()));
+        }
         Ok(())
+    }
+
+    pub fn grace(&self) -> Duration {
+        Duration::from_secs_f64(self.grace_period.max(0.0))
     }
 }
 
@@ -56,4 +84,437 @@ fn default_listen() -> Spanned<String> {
 }
 fn default_grace() -> f64 {
     20.0
+}
+
+/// What the running daemon tells the server (absent under `polyfeed serve`).
+#[derive(Default)]
+pub struct Live {
+    /// Last time the scheduler loop ran (Unix seconds).
+    pub heartbeat: AtomicI64,
+    /// Next fetch of each feed (Unix seconds).
+    pub next_runs: Mutex<BTreeMap<String, i64>>,
+}
+
+/// How long the scheduler may be silent before /healthz says it is not alive.
+const HEARTBEAT_LIMIT: i64 = 120;
+
+struct Inner {
+    output: PathBuf,
+    store: Arc<dyn Store>,
+    metrics: Arc<Metrics>,
+    live: Option<Arc<Live>>,
+    config: Arc<crate::config::Config>,
+    basic: Option<HeaderValue>,
+    tokens: Mutex<(std::time::Instant, HashSet<String>)>,
+}
+
+/// The server's state, shared by its handlers.
+#[derive(Clone)]
+pub struct App(Arc<Inner>);
+
+impl App {
+    pub fn new(config: Arc<crate::config::Config>, store: Arc<dyn Store>, metrics: Arc<Metrics>, live: Option<Arc<Live>>) -> Result<App, String> {
+        let basic = match (&config.server.basic_auth_user, &config.server.basic_auth_password_env) {
+            (Some(user), Some(var)) => {
+                let password = std::env::var(var).map_err(|_| format!("set the environment variable {var} (server.basic_auth_password_env)"))?;
+                let encoded = base64(format!("{user}:{password}").as_bytes());
+                Some(HeaderValue::from_str(&format!("Basic {encoded}")).map_err(|e| e.to_string())?)
+            }
+            _ => None,
+        };
+        let stale = std::time::Instant::now() - Duration::from_secs(3600);
+        Ok(App(Arc::new(Inner { output: config.output_dir.clone(), store, metrics, live, basic, tokens: Mutex::new((stale, HashSet::new())), config })))
+    }
+
+    /// The main router; when `admin` is false, /status and /metrics live on another listener.
+    pub fn router(&self, with_admin: bool) -> Router {
+        let mut r = Router::new().route("/healthz", get(healthz));
+        if with_admin {
+            r = r.merge(self.admin_routes());
+        }
+        r.route("/t/{token}", get(token_root))
+            .route("/t/{token}/", get(token_root))
+            .route("/t/{token}/{*path}", get(token_file))
+            .fallback(public_file)
+            .layer(tower_http::compression::CompressionLayer::new())
+            .with_state(self.clone())
+    }
+
+    /// /status and /metrics (those enabled), and /healthz, for an admin-only listener.
+    pub fn admin_router(&self) -> Router {
+        Router::new().route("/healthz", get(healthz)).merge(self.admin_routes()).layer(tower_http::compression::CompressionLayer::new()).with_state(self.clone())
+    }
+
+    fn admin_routes(&self) -> Router<App> {
+        let mut r = Router::new();
+        if self.0.config.server.status {
+            r = r.route("/status", get(status_page));
+        }
+        if self.0.config.server.metrics {
+            r = r.route("/metrics", get(metrics));
+        }
+        r
+    }
+
+    fn token_ok(&self, token: &str) -> bool {
+        let hash = token_hash(token);
+        let mut cache = self.0.tokens.lock().unwrap_or_else(|e| e.into_inner());
+        // Revocations take effect within seconds without a restart.
+        if cache.0.elapsed() > Duration::from_secs(5) {
+            if let Ok(list) = self.0.store.token_hashes() {
+                *cache = (std::time::Instant::now(), list.into_iter().collect());
+            }
+        }
+        cache.1.contains(&hash)
+    }
+}
+
+/// The digest under which a subscriber token is stored: the token itself is never kept.
+pub fn token_hash(token: &str) -> String {
+    crate::model::digest(&["token", token])
+}
+
+async fn healthz(State(app): State<App>) -> Response {
+    if let Err(e) = app.0.store.queue_counts() {
+        return (StatusCode::SERVICE_UNAVAILABLE, format!("store unreachable: {e}\n")).into_response();
+    }
+    if let Some(live) = &app.0.live {
+        let age = crate::model::now() - live.heartbeat.load(Ordering::Relaxed);
+        if age > HEARTBEAT_LIMIT {
+            return (StatusCode::SERVICE_UNAVAILABLE, format!("scheduler silent for {age}s\n")).into_response();
+        }
+    }
+    (StatusCode::OK, "ok\n").into_response()
+}
+
+async fn metrics(State(app): State<App>) -> Response {
+    let (queued, leased, done, failed) = app.0.store.queue_counts().unwrap_or_default();
+    let body = app.0.metrics.render(&[("queued", queued), ("leased", leased), ("done", done), ("failed", failed)]);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response()
+}
+
+async fn status_page(State(app): State<App>) -> Response {
+    match status::render(&app.0.config, app.0.store.as_ref(), app.0.live.as_deref()) {
+        Ok(html) => ([(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], html).into_response(),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("store unreachable: {e}\n")).into_response(),
+    }
+}
+
+async fn public_file(State(app): State<App>, req: Request) -> Response {
+    if !matches!(*req.method(), Method::GET | Method::HEAD) {
+        return (StatusCode::METHOD_NOT_ALLOWED, [(header::ALLOW, "GET, HEAD")], "").into_response();
+    }
+    if app.0.config.server.require_token {
+        return not_found();
+    }
+    if let Some(expected) = &app.0.basic {
+        if req.headers().get(header::AUTHORIZATION) != Some(expected) {
+            return (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Basic realm=\"polyfeed\", charset=\"UTF-8\"")], "authentication required\n").into_response();
+        }
+    }
+    serve_file(&app.0.output, req.uri().path(), req.headers()).await
+}
+
+async fn token_root(State(app): State<App>, UrlPath(token): UrlPath<String>, headers: HeaderMap) -> Response {
+    if !app.token_ok(&token) {
+        return not_found();
+    }
+    serve_file(&app.0.output, "/", &headers).await
+}
+
+async fn token_file(State(app): State<App>, UrlPath((token, path)): UrlPath<(String, String)>, headers: HeaderMap) -> Response {
+    if !app.token_ok(&token) {
+        return not_found();
+    }
+    serve_file(&app.0.output, &format!("/{path}"), &headers).await
+}
+
+fn not_found() -> Response {
+    (StatusCode::NOT_FOUND, "not found\n").into_response()
+}
+
+/// The file under `root` that a URL path names, if it may be served: no `..`, no dot files (the
+/// writer's temporaries), no backslashes or NULs. A folder means its index.html.
+pub fn resolve(root: &Path, url_path: &str) -> Option<PathBuf> {
+    let decoded = percent_decode(url_path)?;
+    let mut path = root.to_path_buf();
+    for segment in decoded.split('/').filter(|s| !s.is_empty()) {
+        if segment.starts_with('.') || segment.contains(['\\', '\0']) || segment.contains(':') {
+            return None;
+        }
+        path.push(segment);
+    }
+    if decoded.ends_with('/') || decoded.is_empty() {
+        path.push("index.html");
+    }
+    Some(path)
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+pub fn content_type(path: &Path) -> &'static str {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    match name {
+        "atom.xml" => return "application/atom+xml; charset=utf-8",
+        "rss.xml" => return "application/rss+xml; charset=utf-8",
+        "feed.json" => return "application/feed+json; charset=utf-8",
+        "opml.xml" => return "text/x-opml; charset=utf-8",
+        _ => {}
+    }
+    match path.extension().and_then(|e| e.to_str()).unwrap_or("") {
+        "html" => "text/html; charset=utf-8",
+        "css" => "text/css; charset=utf-8",
+        "md" => "text/markdown; charset=utf-8",
+        "xml" => "application/xml; charset=utf-8",
+        "json" => "application/json; charset=utf-8",
+        "txt" => "text/plain; charset=utf-8",
+        "png" => "image/png",
+        "svg" => "image/svg+xml",
+        _ => "application/octet-stream",
+    }
+}
+
+async fn serve_file(root: &Path, url_path: &str, headers: &HeaderMap) -> Response {
+    let Some(mut path) = resolve(root, url_path) else { return not_found() };
+    let Ok(mut meta) = tokio::fs::metadata(&path).await else { return not_found() };
+    if meta.is_dir() {
+        // No listings: a folder is served only through its index.html.
+        path.push("index.html");
+        match tokio::fs::metadata(&path).await {
+            Ok(m) if m.is_file() => meta = m,
+            _ => return not_found(),
+        }
+    }
+    let modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+    let since_epoch = modified.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+    let etag = format!("\"{:x}-{:x}\"", meta.len(), since_epoch.as_nanos());
+    let last_modified = httpdate(since_epoch.as_secs() as i64);
+    let validators = [
+        (header::ETAG, etag.clone()),
+        (header::LAST_MODIFIED, last_modified.clone()),
+        (header::CACHE_CONTROL, "no-cache".to_string()),
+    ];
+    if not_modified(headers, &etag, since_epoch.as_secs() as i64) {
+        let mut r = StatusCode::NOT_MODIFIED.into_response();
+        for (k, v) in validators {
+            r.headers_mut().insert(k, HeaderValue::from_str(&v).expect("ascii"));
+        }
+        return r;
+    }
+    let Ok(body) = tokio::fs::read(&path).await else { return not_found() };
+    let mut r = Response::new(Body::from(body));
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type(&path)));
+    for (k, v) in validators {
+        r.headers_mut().insert(k, HeaderValue::from_str(&v).expect("ascii"));
+    }
+    r
+}
+
+/// If-None-Match wins over If-Modified-Since, as RFC 9110 says.
+fn not_modified(headers: &HeaderMap, etag: &str, modified: i64) -> bool {
+    if let Some(inm) = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
+        return inm.split(',').map(|t| t.trim().trim_start_matches("W/")).any(|t| t == etag || t == "*");
+    }
+    if let Some(ims) = headers.get(header::IF_MODIFIED_SINCE).and_then(|v| v.to_str().ok()) {
+        if let Ok(since) = chrono::DateTime::parse_from_rfc2822(ims) {
+            return modified <= since.timestamp();
+        }
+    }
+    false
+}
+
+fn httpdate(secs: i64) -> String {
+    chrono::DateTime::from_timestamp(secs, 0).unwrap_or_default().format("%a, %d %b %Y %H:%M:%S GMT").to_string()
+}
+
+fn base64(bytes: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Serves until `shutdown` resolves, then lets in-flight requests finish.
+pub async fn run(listener: tokio::net::TcpListener, router: Router, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    axum::serve(listener, router).with_graceful_shutdown(shutdown).await
+}
+
+/// The operator's page.
+mod status {
+    use std::fmt::Write;
+
+    use crate::config::Config;
+    use crate::store::{Result, Store};
+    use crate::text::escape_html as esc;
+
+    use super::Live;
+
+    pub fn render(config: &Config, store: &dyn Store, live: Option<&Live>) -> Result<String> {
+        let summaries = store.feed_summaries()?;
+        let (queued, leased, done, failed) = store.queue_counts()?;
+        let today = chrono::Utc::now().with_timezone(&config.tz).date_naive();
+        let first = today - chrono::Duration::days(29);
+        let days = store.usage_by_day(&first.format("%Y-%m-%d").to_string())?;
+        let next_runs = live.map(|l| l.next_runs.lock().unwrap_or_else(|e| e.into_inner()).clone()).unwrap_or_default();
+        let time = |t: Option<i64>| {
+            t.and_then(|t| chrono::DateTime::from_timestamp(t, 0))
+                .map(|d| d.with_timezone(&config.tz).format("%Y-%m-%d %H:%M:%S").to_string())
+                .unwrap_or_else(|| "-".into())
+        };
+
+        let mut rows = String::new();
+        for f in &config.feeds {
+            let s = summaries.iter().find(|s| s.name == f.name()).cloned().unwrap_or_default();
+            let result = s.last_result.as_deref().unwrap_or("never fetched");
+            let class = match result {
+                "ok" | "not_modified" => "ok",
+                "deferred" => "warn",
+                _ => "bad",
+            };
+            let mut problems = String::new();
+            if let Some(e) = &s.last_error {
+                let _ = write!(problems, "<div>fetch: {} ({} in a row)</div>", esc(e), s.failures);
+            }
+            for r in &s.failures_reasons {
+                let _ = write!(problems, "<div>translation: {}</div>", esc(r));
+            }
+            let _ = write!(
+                rows,
+                "<tr><td><strong>{}</strong>{}<div class=\"url\">{}</div></td><td>{}</td><td class=\"{class}\">{}</td><td>{}</td><td>{}</td><td>{} / {}</td><td>{}</td><td>{}<br><small>${:.4}</small></td><td class=\"problems\">{}</td></tr>\n",
+                esc(f.name()),
+                if f.enabled { "" } else { " <small>(disabled)</small>" },
+                esc(s.fetch_url.as_deref().unwrap_or(f.url())),
+                time(s.last_fetch_at),
+                esc(result),
+                time(next_runs.get(f.name()).copied()),
+                s.entries,
+                s.queued,
+                s.translated,
+                s.failed,
+                s.tokens,
+                s.cost_usd,
+                problems
+            );
+        }
+        let chart = chart(&days, first);
+        let total: u64 = days.iter().map(|d| d.1).sum();
+        let usd: f64 = days.iter().map(|d| d.2).sum();
+        let scheduler = match live {
+            Some(l) => format!("scheduler alive, last tick {}", time(Some(l.heartbeat.load(std::sync::atomic::Ordering::Relaxed)))),
+            None => "no scheduler (polyfeed serve)".into(),
+        };
+        Ok(format!(
+            "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>polyfeed status</title>\n<style>{STATUS_STYLE}</style>\n</head>\n<body>\n<h1>polyfeed status</h1>\n<p class=\"summary\">{scheduler} · queue: {queued} queued, {leased} in progress, {done} done, {failed} failed</p>\n<table>\n<thead><tr><th>feed</th><th>last fetch</th><th>result</th><th>next run</th><th>entries</th><th>backlog / translated</th><th>failed</th><th>tokens</th><th>failures</th></tr></thead>\n<tbody>\n{rows}</tbody>\n</table>\n<h2>Tokens per day, last 30 days</h2>\n<p>{total} tokens, ${usd:.4}</p>\n{chart}\n</body>\n</html>\n"
+        ))
+    }
+
+    /// An inline SVG bar chart: one bar per day, oldest on the left.
+    fn chart(days: &[(String, u64, f64)], first: chrono::NaiveDate) -> String {
+        let values: Vec<(String, u64, f64)> = (0..30)
+            .map(|i| {
+                let day = (first + chrono::Duration::days(i)).format("%Y-%m-%d").to_string();
+                let (t, u) = days.iter().find(|d| d.0 == day).map(|d| (d.1, d.2)).unwrap_or((0, 0.0));
+                (day, t, u)
+            })
+            .collect();
+        let max = values.iter().map(|v| v.1).max().unwrap_or(0).max(1);
+        let mut bars = String::new();
+        for (i, (day, tokens, usd)) in values.iter().enumerate() {
+            let h = (*tokens as f64 / max as f64 * 100.0).round();
+            let _ = write!(
+                bars,
+                "<rect x=\"{}\" y=\"{}\" width=\"16\" height=\"{h}\" class=\"bar\"><title>{day}: {tokens} tokens (${usd:.4})</title></rect>",
+                i * 20 + 2,
+                110.0 - h
+            );
+        }
+        format!(
+            "<svg class=\"chart\" role=\"img\" aria-label=\"tokens per day\" viewBox=\"0 0 600 130\" width=\"600\" height=\"130\" xmlns=\"http://www.w3.org/2000/svg\">{bars}<line x1=\"0\" y1=\"110\" x2=\"600\" y2=\"110\" class=\"axis\"/><text x=\"0\" y=\"126\">{}</text><text x=\"600\" y=\"126\" text-anchor=\"end\">{}</text></svg>",
+            values.first().map(|v| v.0.as_str()).unwrap_or(""),
+            values.last().map(|v| v.0.as_str()).unwrap_or("")
+        )
+    }
+
+    const STATUS_STYLE: &str = "body{font:15px/1.5 system-ui,sans-serif;margin:1.5rem;color-scheme:light dark}\
+        table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.35rem .5rem;border-bottom:1px solid #8884;vertical-align:top}\
+        .url{color:#888;font-size:.85em;word-break:break-all}.ok{color:#15803d}.warn{color:#b45309}.bad{color:#b91c1c;font-weight:600}\
+        .problems{font-size:.85em;color:#b91c1c;max-width:30rem}.bar{fill:#3b82f6}.axis{stroke:#888}.chart text{font-size:10px;fill:#888}";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_stay_inside_output() {
+        let root = Path::new("/srv/output");
+        let cases = [
+            ("/", Some("/srv/output/index.html")),
+            ("/simon/zh-CN/atom.xml", Some("/srv/output/simon/zh-CN/atom.xml")),
+            ("/posts/zh-CN/", Some("/srv/output/posts/zh-CN/index.html")),
+            ("/../feeds.toml", None),
+            ("/%2e%2e/feeds.toml", None),
+            ("/simon/..%2F..%2Fetc/passwd", None),
+            ("/.atom.xml.123.tmp", None),
+            ("/a%5c..%5cb", None),
+            ("/a%00b", None),
+            ("/%zz", None),
+        ];
+        for (input, want) in cases {
+            assert_eq!(resolve(root, input), want.map(PathBuf::from), "{input}");
+        }
+    }
+
+    #[test]
+    fn content_types_of_feeds() {
+        assert_eq!(content_type(Path::new("x/atom.xml")), "application/atom+xml; charset=utf-8");
+        assert_eq!(content_type(Path::new("x/rss.xml")), "application/rss+xml; charset=utf-8");
+        assert_eq!(content_type(Path::new("x/feed.json")), "application/feed+json; charset=utf-8");
+        assert_eq!(content_type(Path::new("index.html")), "text/html; charset=utf-8");
+    }
+
+    #[test]
+    fn conditional_requests() {
+        let mut h = HeaderMap::new();
+        assert!(!not_modified(&h, "\"a\"", 100));
+        h.insert(header::IF_NONE_MATCH, HeaderValue::from_static("\"b\", W/\"a\""));
+        assert!(not_modified(&h, "\"a\"", 100));
+        h.insert(header::IF_NONE_MATCH, HeaderValue::from_static("\"b\""));
+        h.insert(header::IF_MODIFIED_SINCE, HeaderValue::from_str(&httpdate(200)).unwrap());
+        assert!(!not_modified(&h, "\"a\"", 100), "If-None-Match wins");
+        h.remove(header::IF_NONE_MATCH);
+        assert!(not_modified(&h, "\"a\"", 100));
+        assert!(!not_modified(&h, "\"a\"", 300));
+    }
+
+    #[test]
+    fn basic_credentials_encode() {
+        assert_eq!(base64(b"reader:s3cret"), "cmVhZGVyOnMzY3JldA==");
+        assert_eq!(base64(b"ab"), "YWI=");
+    }
 }

@@ -1,11 +1,14 @@
 //! Subcommands, one file each, thin: they load the config, open what they need, call the library
 //! and print. Errors carry context here (anyhow) and main turns them into exit codes.
 
+mod daemon;
 mod init;
 mod inspect;
 mod refresh;
 mod retry;
+mod serve;
 mod status;
+mod tokens;
 mod verify;
 
 use std::path::Path;
@@ -27,6 +30,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Status(args) => status::run(&cli.config, args),
         Command::Inspect(args) => inspect::run(&cli.config, args),
         Command::Init => init::run(&cli.config),
+        Command::Daemon => daemon::run(&cli.config),
+        Command::Serve => serve::run(&cli.config),
+        Command::Tokens(args) => tokens::run(&cli.config, args),
         Command::Retry(args) => retry::run(&cli.config, args),
         Command::Verify(args) => verify::run(args),
     }

@@ -24,7 +24,7 @@ pub fn run(config_path: &Path, args: RefreshArgs) -> anyhow::Result<ExitCode> {
     };
     let _lock = CacheLock::acquire(&config.cache_dir, "refresh")?;
     let store = super::open_store(&config)?;
-    let ctx = Context { config: config.clone(), store, fetcher: Arc::new(Fetcher::from_config(&config)) };
+    let ctx = Context { config: config.clone(), store, fetcher: Arc::new(Fetcher::from_config(&config)), metrics: Default::default() };
 
     let rt = super::runtime()?;
     let progress = progress_bar(feeds.len() as u64, "feeds");
@@ -57,7 +57,7 @@ fn translate(ctx: &Context, rt: &tokio::runtime::Runtime) -> anyhow::Result<bool
         tracing::info!(jobs = recovered, "resuming translation jobs a previous run left unfinished");
     }
     let (queued, ..) = ctx.store.queue_counts()?;
-    let worker = match Worker::new(ctx.config.clone(), ctx.store.clone()) {
+    let worker = match Worker::new(ctx.config.clone(), ctx.store.clone(), ctx.metrics.clone()) {
         Ok(w) => w,
         Err(why) if queued > 0 => {
             println!("translation skipped, {queued} entries wait in the queue: {why}");
@@ -66,7 +66,7 @@ fn translate(ctx: &Context, rt: &tokio::runtime::Runtime) -> anyhow::Result<bool
         Err(_) => return Ok(false),
     };
     let progress = progress_bar(queued, "entries");
-    let report = rt.block_on(worker.run(|| false, |_, _| progress.inc(1)));
+    let report = rt.block_on(worker.run(|_, _| progress.inc(1)));
     progress.finish_and_clear();
     print_translation(&report);
     Ok(report.entries_failed + report.entries_retrying > 0)

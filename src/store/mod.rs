@@ -201,6 +201,18 @@ pub trait Store: Send + Sync {
     fn publish_marks(&self) -> Result<HashMap<String, String>>;
 
     fn set_publish_marks(&self, marks: &[(String, String)]) -> Result<()>;
+
+    /// Digests of the valid subscriber tokens.
+    fn token_hashes(&self) -> Result<Vec<String>>;
+
+    /// Subscriber tokens: (name, hint, created_at).
+    fn tokens(&self) -> Result<Vec<(String, String, i64)>>;
+
+    /// Adds a token; false when the name is taken.
+    fn add_token(&self, name: &str, hash: &str, hint: &str) -> Result<bool>;
+
+    /// Revokes a token by name; false when there was none.
+    fn revoke_token(&self, name: &str) -> Result<bool>;
 }
 
 /// An entry ready to publish: the entry, its translation and when it was translated.

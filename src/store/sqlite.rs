@@ -21,6 +21,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_ingest.sql"),
     include_str!("../../migrations/0002_translate.sql"),
     include_str!("../../migrations/0003_publish.sql"),
+    include_str!("../../migrations/0004_tokens.sql"),
 ];
 
 pub struct SqliteStore {
@@ -537,6 +538,26 @@ impl Store for SqliteStore {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    fn token_hashes(&self) -> Result<Vec<String>> {
+        self.strings("SELECT hash FROM tokens")
+    }
+
+    fn tokens(&self) -> Result<Vec<(String, String, i64)>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached("SELECT name, hint, created_at FROM tokens ORDER BY name")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn add_token(&self, name: &str, hash: &str, hint: &str) -> Result<bool> {
+        let n = self.conn().execute("INSERT OR IGNORE INTO tokens (name, hash, hint, created_at) VALUES (?1, ?2, ?3, ?4)", params![name, hash, hint, now()])?;
+        Ok(n == 1)
+    }
+
+    fn revoke_token(&self, name: &str) -> Result<bool> {
+        Ok(self.conn().execute("DELETE FROM tokens WHERE name = ?1", [name])? == 1)
+    }
+
     fn set_publish_marks(&self, marks: &[(String, String)]) -> Result<()> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
@@ -545,6 +566,15 @@ impl Store for SqliteStore {
         }
         tx.commit()?;
         Ok(())
+    }
+}
+
+impl SqliteStore {
+    fn strings(&self, sql: &str) -> Result<Vec<String>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(sql)?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 }
 

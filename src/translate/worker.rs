@@ -34,6 +34,8 @@ const DOWN_FOR: Duration = Duration::from_secs(60);
 
 /// Starts the reason of a unit held back by a budget: such units were not attempted.
 const BUDGET: &str = "budget: ";
+/// Starts the reason of a unit not sent because the worker is stopping.
+const STOPPED: &str = "stopped: ";
 
 /// What a run of the worker did.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -96,6 +98,9 @@ struct Budget {
 
 pub struct Worker {
     config: Arc<Config>,
+    metrics: Arc<crate::metrics::Metrics>,
+    /// Set by `stop`: no new request starts; jobs not yet attempted go back to the queue.
+    stopping: std::sync::atomic::AtomicBool,
     tcfg: TranslatorConfig,
     store: Arc<dyn Store>,
     engines: Vec<Engine>,
@@ -107,7 +112,7 @@ pub struct Worker {
 
 impl Worker {
     /// A worker over the usable engines of the chain; Err when none is usable (says what to set).
-    pub fn new(config: Arc<Config>, store: Arc<dyn Store>) -> Result<Worker, Unusable> {
+    pub fn new(config: Arc<Config>, store: Arc<dyn Store>, metrics: Arc<crate::metrics::Metrics>) -> Result<Worker, Unusable> {
         let tcfg = config.translator.clone().ok_or_else(|| Unusable("the config has no [translator] table".into()))?;
         let mut engines = Vec::new();
         let mut reasons = Vec::new();
@@ -125,6 +130,8 @@ impl Worker {
         }
         Ok(Worker {
             down: Mutex::new(vec![None; engines.len()]),
+            metrics,
+            stopping: std::sync::atomic::AtomicBool::new(false),
             config,
             tcfg,
             store,
@@ -134,10 +141,21 @@ impl Worker {
         })
     }
 
-    /// Translates every due job, then returns what was done. `stop` is polled between chunks.
-    pub async fn run(&self, stop: impl Fn() -> bool, on_entry: impl Fn(&Job, &JobEnd)) -> Report {
+    /// Asks a running `run` to stop: requests in flight finish, nothing new is sent.
+    pub fn stop(&self) {
+        self.stopping.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn is_stopping(&self) -> bool {
+        self.stopping.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Translates every due job, then returns what this worker has done so far.
+    pub async fn run(&self, on_entry: impl Fn(&Job, &JobEnd)) -> Report {
+        // Budgets are judged afresh on every run (a new day, a new month).
+        self.report.lock().unwrap_or_else(|e| e.into_inner()).budget_stop = None;
         loop {
-            if stop() || self.report().budget_stop.is_some() {
+            if self.is_stopping() || self.report().budget_stop.is_some() {
                 break;
             }
             let jobs = match self.store.lease_jobs(CHUNK, LEASE_SECS) {
@@ -243,6 +261,9 @@ impl Worker {
                 JobEnd::Release => {}
             }
         }
+        if matches!(end, JobEnd::Failed { .. } | JobEnd::Retry { .. }) {
+            self.metrics.translation_failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         if let JobEnd::Failed { reason } | JobEnd::Retry { reason, .. } = &end {
             tracing::warn!(entry = job.entry_id, lang = %job.lang, %reason, "entry not translated");
         }
@@ -292,7 +313,9 @@ impl Worker {
             });
         }
         let reason = format!("{} of {} blocks untranslated: {}", missing.len(), plan.units().count(), missing.join("; "));
-        let attempted = plan.units().any(|u| failed.get(&(lang.clone(), u.hash.clone())).is_some_and(|why| !why.starts_with(BUDGET)));
+        let attempted = plan
+            .units()
+            .any(|u| failed.get(&(lang.clone(), u.hash.clone())).is_some_and(|why| !why.starts_with(BUDGET) && !why.starts_with(STOPPED)));
         if !attempted {
             // Nothing was tried (a budget stop): the job goes back as it was.
             return JobEnd::Release;
@@ -334,6 +357,9 @@ impl Worker {
     /// Sends one batch down the engine chain; failing blocks of a batch are retried one by one.
     fn run_batch(&self, units: Vec<Pending>) -> BoxFuture<'_, Vec<(Key, Result<String, String>)>> {
         Box::pin(async move {
+            if self.is_stopping() {
+                return units.iter().map(|u| (u.key(), Err(format!("{STOPPED}shutting down")))).collect();
+            }
             let lang = units[0].lang.clone();
             let system = prompt::system_message(&lang, &self.tcfg.glossary, &self.tcfg.keep);
             let refs: Vec<&Unit> = units.iter().map(|p| &p.unit).collect();
@@ -394,6 +420,7 @@ impl Worker {
                     return units.iter().map(|u| (u.key(), Err(format!("store: {e}")))).collect();
                 }
                 self.report.lock().unwrap_or_else(|e| e.into_inner()).units_translated += rows.len();
+                self.metrics.units_translated.fetch_add(rows.len() as u64, std::sync::atomic::Ordering::Relaxed);
 
                 let mut out = Vec::new();
                 let mut again = Vec::new();
@@ -424,7 +451,10 @@ impl Worker {
         let mut attempt = 0;
         loop {
             self.report.lock().unwrap_or_else(|e| e.into_inner()).requests += 1;
-            let error = match engine.translate(units, lang, system).await {
+            let started = std::time::Instant::now();
+            let result = engine.translate(units, lang, system).await;
+            self.metrics.translate_seconds.observe(started.elapsed());
+            let error = match result {
                 Ok(reply) => return Ok(reply),
                 Err(e @ EngineError::Permanent(_)) => return Err(e),
                 Err(e) => e,
@@ -474,6 +504,8 @@ impl Worker {
             r.completion_tokens += usage.completion_tokens;
             r.cost_usd += cost;
         }
+        self.metrics.prompt_tokens.fetch_add(usage.prompt_tokens, std::sync::atomic::Ordering::Relaxed);
+        self.metrics.completion_tokens.fetch_add(usage.completion_tokens, std::sync::atomic::Ordering::Relaxed);
         let day = self.today();
         // Split by each entry's share of the batch's source size.
         let mut shares: Vec<(String, i64, usize)> = Vec::new();

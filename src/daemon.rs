@@ -1,0 +1,258 @@
+//! The daemon: wires the scheduler, the translation worker, publishing and the HTTP server, and
+//! handles signals. SIGINT/SIGTERM stop it gracefully; SIGHUP reloads feeds.toml.
+//!
+//! It uses the same pieces as `refresh` (`refresh_feed`, `Worker::run`, `publish`), on a schedule.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use chrono::{DateTime, Utc};
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinSet;
+
+use crate::config::Config;
+use crate::fetch::Fetcher;
+use crate::metrics::Metrics;
+use crate::model::now;
+use crate::refresh::{Context, Outcome, refresh_feed};
+use crate::schedule::next_run;
+use crate::serve::{App, Live};
+use crate::store::Store;
+use crate::translate::worker::Worker;
+
+/// How often the scheduler wakes at least (its heartbeat), and how long the worker waits for work.
+const TICK: Duration = Duration::from_secs(30);
+const IDLE: Duration = Duration::from_secs(60);
+
+struct Shared {
+    config_path: PathBuf,
+    config: RwLock<Arc<Config>>,
+    store: Arc<dyn Store>,
+    metrics: Arc<Metrics>,
+    live: Arc<Live>,
+    /// New entries were queued: translate now.
+    work: Notify,
+    /// The config changed: reschedule.
+    reload: Notify,
+    /// The worker in use, so shutdown can stop it.
+    worker: Mutex<Option<Arc<Worker>>>,
+}
+
+impl Shared {
+    fn config(&self) -> Arc<Config> {
+        self.config.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// Runs until SIGINT or SIGTERM.
+pub async fn run(config_path: &Path, config: Config, store: Arc<dyn Store>) -> anyhow::Result<()> {
+    let config = Arc::new(config);
+    let recovered = store.recover_leases()?;
+    if recovered > 0 {
+        tracing::info!(jobs = recovered, "resuming translation jobs left unfinished");
+    }
+    let shared = Arc::new(Shared {
+        config_path: config_path.to_path_buf(),
+        config: RwLock::new(config.clone()),
+        store: store.clone(),
+        metrics: Arc::default(),
+        live: Arc::default(),
+        work: Notify::new(),
+        reload: Notify::new(),
+        worker: Mutex::new(None),
+    });
+    shared.live.heartbeat.store(now(), std::sync::atomic::Ordering::Relaxed);
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let app = App::new(config.clone(), store.clone(), shared.metrics.clone(), Some(shared.live.clone())).map_err(|e| anyhow::anyhow!(e))?;
+    let mut servers = JoinSet::new();
+    let admin = config.server.admin_listen.as_ref().map(|a| a.get_ref().clone());
+    for (addr, router) in std::iter::once((config.server.listen.get_ref().clone(), app.router(admin.is_none()))).chain(admin.map(|a| (a, app.admin_router()))) {
+        let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+        tracing::info!(%addr, "serving output/");
+        let mut stop = stop_rx.clone();
+        servers.spawn(crate::serve::run(listener, router, async move {
+            let _ = stop.wait_for(|s| *s).await;
+        }));
+    }
+    publish(&shared).await;
+    let scheduler = tokio::spawn(scheduler(shared.clone(), stop_rx.clone()));
+    let translator = tokio::spawn(translator(shared.clone(), stop_rx.clone()));
+
+    wait_for_stop(&shared).await;
+    tracing::info!("stopping: no new work; in-flight requests get the grace period");
+    let _ = stop_tx.send(true);
+    if let Some(w) = shared.worker.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        w.stop();
+    }
+    shared.work.notify_one();
+    let grace = config.server.grace();
+    let finished = tokio::time::timeout(grace, async {
+        let _ = scheduler.await;
+        let _ = translator.await;
+        while servers.join_next().await.is_some() {}
+    })
+    .await;
+    if finished.is_err() {
+        tracing::warn!(grace = ?grace, "the grace period ran out; unfinished work goes back to the queue");
+    }
+    // Whatever is still leased was not finished: it is picked up next time. Nothing stored is lost.
+    let released = store.recover_leases()?;
+    if released > 0 {
+        tracing::info!(jobs = released, "released unfinished translation jobs");
+    }
+    publish(&shared).await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Waits for SIGINT or SIGTERM; reloads the config on SIGHUP.
+async fn wait_for_stop(shared: &Arc<Shared>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut hup)) = (signal(SignalKind::terminate()), signal(SignalKind::hangup())) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => return,
+            _ = term.recv() => return,
+            _ = hup.recv() => reload(shared),
+        }
+    }
+}
+
+/// SIGHUP: the new config replaces the running one only if it is valid.
+fn reload(shared: &Shared) {
+    match Config::from_file(&shared.config_path) {
+        Ok(new) => {
+            if new.server.listen.get_ref() != shared.config().server.listen.get_ref() {
+                tracing::warn!("server.listen changed: the new address takes effect at the next start");
+            }
+            *shared.config.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(new);
+            shared.reload.notify_one();
+            shared.work.notify_one();
+            tracing::info!(config = %shared.config_path.display(), "config reloaded");
+        }
+        Err(e) => tracing::error!(error = %e, "config reload refused; the running config stays"),
+    }
+}
+
+/// Fetches each feed when its schedule says, one task per feed, never two at once for one feed.
+async fn scheduler(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+    let mut config = shared.config();
+    let mut ctx = context(&shared, &config);
+    let mut next: HashMap<String, DateTime<Utc>> = HashMap::new();
+    let mut running: JoinSet<(String, bool)> = JoinSet::new();
+    let mut in_flight: HashSet<String> = HashSet::new();
+    loop {
+        shared.live.heartbeat.store(now(), std::sync::atomic::Ordering::Relaxed);
+        let current = shared.config();
+        if !Arc::ptr_eq(&current, &config) {
+            config = current;
+            ctx = context(&shared, &config);
+            next.retain(|name, _| config.feed(name).is_some_and(|f| f.enabled));
+        }
+        let t = Utc::now();
+        for feed in config.enabled_feeds() {
+            next.entry(feed.name().to_string()).or_insert_with(|| {
+                // At start a feed is due at once, unless its server asked for time.
+                let nb = shared.store.feed_state(feed.name()).ok().and_then(|s| s.not_before).and_then(|n| DateTime::from_timestamp(n, 0));
+                nb.map_or(t, |nb| nb.max(t))
+            });
+        }
+        let due: Vec<String> = next.iter().filter(|(n, at)| **at <= t && !in_flight.contains(*n)).map(|(n, _)| n.clone()).collect();
+        for name in due {
+            let ctx = ctx.clone();
+            in_flight.insert(name.clone());
+            running.spawn(async move {
+                let Some(feed) = ctx.config.feed(&name).cloned() else { return (name, false) };
+                let report = refresh_feed(&ctx, &feed, false).await;
+                let changed = report.outcome == Outcome::Fetched && report.applied.queued > 0;
+                (name, changed)
+            });
+        }
+        *shared.live.next_runs.lock().unwrap_or_else(|e| e.into_inner()) = next.iter().map(|(n, t)| (n.clone(), t.timestamp())).collect();
+
+        let soonest = next.iter().filter(|(n, _)| !in_flight.contains(*n)).map(|(_, t)| *t).min();
+        let wait = soonest.map_or(TICK, |s| (s - Utc::now()).to_std().unwrap_or_default().min(TICK));
+        tokio::select! {
+            Some(done) = running.join_next(), if !running.is_empty() => {
+                if let Ok((name, changed)) = done {
+                    in_flight.remove(&name);
+                    if let Some(feed) = config.feed(&name) {
+                        let state = shared.store.feed_state(&name).unwrap_or_default();
+                        let at = next_run(&feed.schedule(&config), config.tz, Utc::now(), state.failures, state.not_before, rand::random::<f64>());
+                        next.insert(name, at);
+                    }
+                    if changed {
+                        shared.work.notify_one();
+                    }
+                }
+            }
+            _ = tokio::time::sleep(wait) => {}
+            _ = shared.reload.notified() => {}
+            _ = stop.wait_for(|s| *s) => break,
+        }
+    }
+    // Fetches in flight finish (the caller bounds this by the grace period).
+    while running.join_next().await.is_some() {}
+}
+
+fn context(shared: &Shared, config: &Arc<Config>) -> Context {
+    Context { config: config.clone(), store: shared.store.clone(), fetcher: Arc::new(Fetcher::from_config(config)), metrics: shared.metrics.clone() }
+}
+
+/// Translates the queue whenever there is work, then publishes what changed.
+async fn translator(shared: Arc<Shared>, stop: watch::Receiver<bool>) {
+    let mut built_for: Option<Arc<Config>> = None;
+    let mut worker: Option<Arc<Worker>> = None;
+    let mut done_before = 0;
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        let config = shared.config();
+        if !built_for.as_ref().is_some_and(|c| Arc::ptr_eq(c, &config)) {
+            built_for = Some(config.clone());
+            done_before = 0;
+            worker = match Worker::new(config.clone(), shared.store.clone(), shared.metrics.clone()) {
+                Ok(w) => Some(Arc::new(w)),
+                Err(why) => {
+                    tracing::warn!(reason = %why, "translation is off until the config is fixed (then send SIGHUP)");
+                    None
+                }
+            };
+            *shared.worker.lock().unwrap_or_else(|e| e.into_inner()) = worker.clone();
+        }
+        if let Some(w) = &worker {
+            let report = w.run(|_, _| {}).await;
+            if report.entries_translated > done_before {
+                done_before = report.entries_translated;
+                publish(&shared).await;
+            }
+        }
+        if *stop.borrow() {
+            break;
+        }
+        // Retries come due on their own: look again after a while even without news.
+        tokio::select! {
+            _ = shared.work.notified() => {}
+            _ = tokio::time::sleep(IDLE) => {}
+        }
+    }
+}
+
+async fn publish(shared: &Arc<Shared>) {
+    let config = shared.config();
+    let store = shared.store.clone();
+    match tokio::task::spawn_blocking(move || crate::publish::publish(&config, store.as_ref())).await {
+        Ok(Ok(r)) if r.written > 0 => tracing::info!(written = r.written, feeds = r.feeds, posts = r.posts, "published"),
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => tracing::error!(error = %e, "publishing failed; the files published before are intact"),
+        Err(e) => tracing::error!(error = %e, "publishing panicked"),
+    }
+}

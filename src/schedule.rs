@@ -1,0 +1,88 @@
+//! When each feed is fetched next. Pure.
+//!
+//! The cron schedule (in the configured time zone), plus a small jitter so feeds on one host are
+//! not hit in the same second; after failures the interval grows, capped; a server's Retry-After,
+//! ttl or max-age (`not_before`) is never undercut.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+/// The longest a failing feed is left alone.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(6 * 3600);
+/// The largest jitter added to a scheduled time.
+pub const MAX_JITTER: Duration = Duration::from_secs(60);
+
+/// The next fetch of a feed after `now`. `failures` counts consecutive failures; `jitter` is a
+/// number in [0, 1) (a tenth of the interval at most, and never more than MAX_JITTER).
+pub fn next_run(schedule: &cron::Schedule, tz: chrono_tz::Tz, now: DateTime<Utc>, failures: u32, not_before: Option<i64>, jitter: f64) -> DateTime<Utc> {
+    let local = now.with_timezone(&tz);
+    let mut upcoming = schedule.after(&local);
+    let first = upcoming.next().map(|d| d.with_timezone(&Utc)).unwrap_or(now + chrono::Duration::hours(24));
+    let second = upcoming.next().map(|d| d.with_timezone(&Utc)).unwrap_or(first + chrono::Duration::hours(24));
+    let interval = (second - first).to_std().unwrap_or(Duration::from_secs(60)).max(Duration::from_secs(1));
+
+    let jitter = interval.mul_f64(0.1 * jitter.clamp(0.0, 1.0)).min(MAX_JITTER);
+    let mut next = first + chrono::Duration::from_std(jitter).unwrap_or_default();
+    if failures > 0 {
+        // 2, 4, 8... intervals after the failure, capped.
+        let backoff = interval.saturating_mul(1u32.checked_shl(failures.min(20)).unwrap_or(u32::MAX)).min(MAX_BACKOFF.max(interval));
+        next = next.max(now + chrono::Duration::from_std(backoff).unwrap_or_default());
+    }
+    if let Some(nb) = not_before.and_then(|t| DateTime::from_timestamp(t, 0)) {
+        next = next.max(nb);
+    }
+    next
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::parse_cron;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn cron_in_the_configured_time_zone() {
+        // "At 08:00" in Shanghai is 00:00 UTC.
+        let daily = parse_cron("0 8 * * *").unwrap();
+        let next = next_run(&daily, chrono_tz::Asia::Shanghai, at("2026-11-28T12:00:00Z"), 0, None, 0.0);
+        assert_eq!(next, at("2026-11-29T00:00:00Z"));
+    }
+
+    #[test]
+    fn jitter_is_small_and_bounded() {
+        let every_30 = parse_cron("*/30 * * * *").unwrap();
+        let now = at("2026-11-28T12:10:00Z");
+        assert_eq!(next_run(&every_30, chrono_tz::UTC, now, 0, None, 0.0), at("2026-11-28T12:30:00Z"));
+        // A tenth of 30 minutes is 3 minutes, capped at one minute.
+        assert_eq!(next_run(&every_30, chrono_tz::UTC, now, 0, None, 0.999_999), at("2026-11-28T12:30:59.999940Z"));
+        let every_second = parse_cron("* * * * * *").unwrap();
+        let n = next_run(&every_second, chrono_tz::UTC, now, 0, None, 0.5);
+        assert_eq!(n, at("2026-11-28T12:10:01.050Z"));
+    }
+
+    #[test]
+    fn failures_back_off_and_recover() {
+        let every_30 = parse_cron("*/30 * * * *").unwrap();
+        let now = at("2026-11-28T12:00:00Z");
+        let after = |failures| next_run(&every_30, chrono_tz::UTC, now, failures, None, 0.0);
+        assert_eq!(after(0), at("2026-11-28T12:30:00Z"));
+        assert_eq!(after(1), at("2026-11-28T13:00:00Z"));
+        assert_eq!(after(2), at("2026-11-28T14:00:00Z"));
+        assert_eq!(after(3), at("2026-11-28T16:00:00Z"));
+        assert_eq!(after(10), at("2026-11-28T18:00:00Z"), "capped at six hours");
+    }
+
+    #[test]
+    fn retry_after_and_cache_lifetimes_are_respected() {
+        let every_minute = parse_cron("* * * * *").unwrap();
+        let now = at("2026-11-28T12:00:00Z");
+        let later = at("2026-11-28T13:00:00Z").timestamp();
+        assert_eq!(next_run(&every_minute, chrono_tz::UTC, now, 0, Some(later), 0.0), at("2026-11-28T13:00:00Z"));
+        let past = at("2026-11-28T11:00:00Z").timestamp();
+        assert_eq!(next_run(&every_minute, chrono_tz::UTC, now, 0, Some(past), 0.0), at("2026-11-28T12:01:00Z"));
+    }
+}
