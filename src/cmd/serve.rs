@@ -12,6 +12,8 @@ pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
     let config = Arc::new(super::load_config(config_path)?);
     let store = super::open_store(&config)?;
     super::runtime()?.block_on(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (mut term, mut int) = (signal(SignalKind::terminate())?, signal(SignalKind::interrupt())?);
         let app = App::new(config.clone(), store, Arc::default(), None).map_err(|e| anyhow::anyhow!(e))?;
         let admin = config.server.admin_listen.as_ref().map(|a| a.get_ref().clone());
         let mut servers = tokio::task::JoinSet::new();
@@ -24,9 +26,8 @@ pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
                 let _ = stop.wait_for(|s| *s).await;
             }));
         }
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
+            _ = int.recv() => {}
             _ = term.recv() => {}
         }
         let _ = stop_tx.send(true);
