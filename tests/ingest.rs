@@ -362,3 +362,34 @@ fn inspect_a_file_prints_normalized_entries() {
     let text = w.run(&["inspect", path.to_str().unwrap()]);
     assert!(text.stdout.contains("2 entries") && text.stdout.contains("Things we learned, part 0"), "{}", text.stdout);
 }
+
+#[test]
+fn full_text_replaces_summaries_and_falls_back_with_a_reason() {
+    let server = Server::start();
+    let article = "<p>This is the whole article, much longer than the summary in the feed, with details.</p>".repeat(4);
+    let page = format!("<html><head><title>Post</title></head><body><nav><a href=\"/\">Home</a></nav><article><h1>Post</h1>{article}<pre><code>x = 1</code></pre></article><footer>Footer links</footer></body></html>");
+    server.route("/posts/ok", move |_, _| Reply::html(page.clone()));
+    server.route("/posts/broken", |_, _| Reply::status(500));
+    let feed = format!(
+        "<rss version=\"2.0\"><channel><title>t</title><item><title>Good</title><link>{}</link><description>Short summary.</description></item><item><title>Bad</title><link>{}</link><description>Only the summary.</description></item></channel></rss>",
+        server.url("/posts/ok"),
+        server.url("/posts/broken")
+    );
+    server.route("/feed", move |_, _| Reply::rss(feed.clone()));
+    let w = Workdir::new(&config_for(&[("f", &server.url("/feed"))], "fetch_retries = 0", "full_text = true"));
+    let run = no_translate(&w, &[]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let conn = rusqlite::Connection::open(w.path().join("cache/polyfeed.sqlite")).unwrap();
+    let rows: Vec<(String, String, Option<String>)> = conn
+        .prepare("SELECT title, content, note FROM entries ORDER BY title")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let (bad, good) = (&rows[0], &rows[1]);
+    assert!(good.1.contains("whole article") && good.1.contains("x = 1") && !good.1.contains("Footer links"), "{good:?}");
+    assert_eq!(good.2, None);
+    assert_eq!(bad.1, "Only the summary.", "the feed's content is kept");
+    assert_eq!(bad.2.as_deref(), Some("full text failed: HTTP 500"));
+}

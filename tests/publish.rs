@@ -230,3 +230,21 @@ fn republishing_is_incremental() {
     assert!(w.path().join("output/a/zh-CN/fresh.html").exists());
     assert!(std::fs::read_dir(w.path().join("output/posts/zh-CN")).unwrap().any(|e| e.unwrap().file_name().to_string_lossy().ends_with("-fresh.md")));
 }
+
+#[test]
+fn translated_mode_shows_the_translation_with_a_link_to_the_original() {
+    let feeds = Server::start();
+    feeds.feed("/feed", ATOM, &atom_feed(&common::sample_entries(1), false), "\"v1\"");
+    let engine_server = Server::start();
+    engine_server.route(CHAT, |req, _| engine::translate(req));
+    let top = format!("{}\n[publish]\nmode = \"translated\"\n", engine::translator_config(&engine_server.url("/v1"), ""));
+    let w = Workdir::new(&config_for(&[("simon", &feeds.url("/feed"))], &top, ""));
+    assert_eq!(w.run(&["refresh"]).code, 0);
+    let atom = atom_syndication::Feed::read_from(read(&w, "simon/zh-CN/atom.xml").as_bytes()).unwrap();
+    let e = &atom.entries[0];
+    assert!(!e.title.value.contains('|') && e.title.value.contains("中文"), "{}", e.title.value);
+    let body = e.content.as_ref().unwrap().value.clone().unwrap();
+    assert!(body.starts_with("<p class=\"polyfeed-original\">原文: <a href=\"https://simonwillison.net/2026/Nov/28/post-0/\""), "{body}");
+    assert!(!body.contains("polyfeed-translation") && !body.contains("Eighteen"), "translation only");
+    assert_eq!(body.matches("llm -m gemini-1.5-flash-8b").count(), 1, "code blocks once");
+}

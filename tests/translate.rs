@@ -379,3 +379,60 @@ fn kill_9_mid_run_loses_nothing_and_pays_nothing_twice() {
     let distinct: i64 = conn.query_row("SELECT count(DISTINCT key) FROM entries", [], |r| r.get(0)).unwrap();
     assert_eq!((entries, distinct), (10, 10), "every entry exactly once");
 }
+
+#[test]
+fn failed_entries_wait_for_retry_and_partial_entries_publish_when_allowed() {
+    // The engine refuses one block (it echoes it back); everything else translates.
+    let handler = move |req: &common::Seen, _: usize| {
+        let blocks = request_blocks(req);
+        completion(&reply_html(&blocks, |h| if h.starts_with("Via ") { h.to_string() } else { fake_translate(h) }), 10, 10)
+    };
+    let s = setup(&sample_entries(2), "max_attempts = 1", handler);
+    let run = s.w.run(&["refresh"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stdout.contains("1 entries translated, 1 failed"), "{}", run.stdout);
+    let status = s.w.feed_status("simon");
+    assert_eq!(status["failed"], 1);
+    assert!(status["failed_reasons"][0].as_str().unwrap().contains("not translated (the source came back)"), "{status}");
+
+    // `retry` puts it back; with a fixed engine the next refresh translates it.
+    let retry = s.w.run(&["retry", "--feed", "simon"]);
+    assert!(retry.stdout.starts_with("1 failed translations queued again"), "{retry:?}");
+    s.engine.route(CHAT, |req, _| engine::translate(req));
+    let run = s.w.run(&["refresh"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(translations(&s.w).len(), 2);
+
+    // With allow_partial, an entry whose block keeps failing is published with that block in the original.
+    let handler = |req: &common::Seen, _: usize| completion(&reply_html(&request_blocks(req), |h| if h.starts_with("Via ") { h.to_string() } else { fake_translate(h) }), 10, 10);
+    let p = setup(&sample_entries(2), "allow_partial = true", handler);
+    assert_eq!(p.w.run(&["refresh"]).code, 0);
+    let rows = translations(&p.w);
+    assert_eq!(rows.len(), 2);
+    let partial = rows.iter().find(|r| r.3.iter().any(Option::is_none)).expect("one partial entry");
+    let kept = body_units(&partial.2).into_iter().zip(&partial.3).find(|(_, t)| t.is_none()).unwrap().0;
+    assert!(kept.html.starts_with("Via "), "{kept:?}");
+}
+
+#[test]
+fn the_same_post_in_two_feeds_is_paid_for_once() {
+    let feeds = Server::start();
+    let entries = sample_entries(3);
+    feeds.feed("/everything", ATOM, &atom_feed(&entries, false), "\"v1\"");
+    feeds.feed("/entries", ATOM, &atom_feed(&entries, true), "\"v1\"");
+    let engine_server = Server::start();
+    engine_server.route(CHAT, |req, _| engine::translate(req));
+    let w = Workdir::new(&config_for(
+        &[("everything", &feeds.url("/everything")), ("entries", &feeds.url("/entries"))],
+        &engine::translator_config(&engine_server.url("/v1"), ""),
+        "",
+    ));
+    assert_eq!(w.run(&["refresh", "--feed", "everything"]).code, 0);
+    let requests = engine_server.seen(CHAT).len();
+    let run = w.run(&["refresh", "--feed", "entries"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(engine_server.seen(CHAT).len(), requests, "the second feed's copies come from the memory");
+    assert_eq!(translations(&w).len(), 6, "stored once per feed");
+    let merged = std::fs::read_to_string(w.path().join("output/all/zh-CN/atom.xml")).unwrap();
+    assert_eq!(merged.matches("<entry>").count(), 3, "and shown once in the merged feed");
+}
