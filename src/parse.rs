@@ -117,6 +117,7 @@ fn normalize_entry(e: feed_rs::model::Entry, feed_url: &str) -> Entry {
         .filter(|b| !b.trim().is_empty())
         .or_else(|| e.summary.as_ref().map(|s| text_as_html(s)))
         .or_else(|| e.media.iter().find_map(|m| m.description.as_ref().map(text_as_html)))
+        .map(|c| text::tame(&c).into_owned())
         .unwrap_or_default();
     let mut categories: Vec<String> = Vec::new();
     for c in &e.categories {
@@ -201,7 +202,7 @@ fn parse_with_rss_crate(body: &[u8], url: &str) -> Vec<Entry> {
                 source_id,
                 link,
                 title,
-                content: item.content().or(item.description()).unwrap_or_default().to_string(),
+                content: text::tame(item.content().or(item.description()).unwrap_or_default()).into_owned(),
                 authors: item.author().map(|a| vec![a.to_string()]).unwrap_or_default(),
                 categories: item.categories().iter().map(|c| c.name().to_string()).collect(),
                 published,

@@ -167,7 +167,11 @@ fn feed_request<'a>(ctx: &'a Context, feed: &'a FeedConfig, url: &'a str) -> fet
         user_agent: feed.user_agent(&ctx.config),
         headers: &feed.headers,
         proxy: feed.proxy.as_ref().map(|p| p.get_ref().as_str()),
-        allow_private: feed.allow_private_network,
+        // The feed's own host may be private when the config says so; nothing it redirects to may.
+        private: match (feed.allow_private_network, url::Url::parse(feed.url()).ok().and_then(|u| u.host_str().map(str::to_string))) {
+            (true, Some(host)) => fetch::PrivateNetwork::Host(host),
+            _ => fetch::PrivateNetwork::Refused,
+        },
         timeout: feed.timeout(&ctx.config),
         accept: fetch::ACCEPT_FEEDS,
     }

@@ -12,10 +12,62 @@ pub fn collapse_whitespace(s: &str) -> String {
     out
 }
 
+/// Deeper nesting than this is hostile: real posts stay far below it, and HTML parsers spend
+/// quadratic time (and recursive code its stack) on it.
+pub const MAX_NESTING: usize = 256;
+
+/// How deeply the elements of an HTML fragment nest, by a linear scan (no parser). Elements that
+/// HTML closes implicitly (p, li, td...) and void elements are not counted.
+pub fn nesting_depth(html: &str) -> usize {
+    const IMPLICIT: &[&str] = &[
+        "p", "li", "dt", "dd", "tr", "td", "th", "option", "optgroup", "thead", "tbody", "tfoot", "rb", "rt", "rp", "colgroup",
+        "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr", "param",
+    ];
+    let b = html.as_bytes();
+    let (mut depth, mut max, mut i) = (0usize, 0usize, 0usize);
+    while let Some(pos) = b[i..].iter().position(|c| *c == b'<') {
+        i += pos + 1;
+        if b[i..].starts_with(b"!--") {
+            i += b[i..].windows(3).position(|w| w == b"-->").map_or(b.len() - i, |p| p + 3);
+            continue;
+        }
+        let closing = b.get(i) == Some(&b'/');
+        let start = i + closing as usize;
+        let end = start + b[start..].iter().take_while(|c| c.is_ascii_alphanumeric()).count();
+        if end == start {
+            continue;
+        }
+        let name = html[start..end].to_ascii_lowercase();
+        if IMPLICIT.contains(&name.as_str()) {
+            continue;
+        }
+        let tag_end = b[end..].iter().position(|c| *c == b'>').map_or(b.len(), |p| end + p);
+        if closing {
+            depth = depth.saturating_sub(1);
+        } else if b.get(tag_end.wrapping_sub(1)) != Some(&b'/') {
+            depth += 1;
+            max = max.max(depth);
+        }
+        i = tag_end.min(b.len());
+    }
+    max
+}
+
+/// HTML nested deeper than MAX_NESTING becomes its text, in one paragraph; other HTML is kept.
+pub fn tame(html: &str) -> std::borrow::Cow<'_, str> {
+    if nesting_depth(html) <= MAX_NESTING {
+        return std::borrow::Cow::Borrowed(html);
+    }
+    std::borrow::Cow::Owned(format!("<p>{}</p>", escape_html(&markup_free(html))))
+}
+
 /// The visible text of an HTML fragment, whitespace collapsed, entities decoded.
 pub fn html_to_plain(html: &str) -> String {
     if !html.contains(['<', '&']) {
         return collapse_whitespace(html);
+    }
+    if nesting_depth(html) > MAX_NESTING {
+        return markup_free(html);
     }
     let doc = scraper::Html::parse_fragment(html);
     let text: String = doc.root_element().text().collect();
@@ -98,6 +150,18 @@ mod tests {
         let b = markup_free(r#"<p class="y-2" id="p1">Hello <a href="/a">world</a></p>"#);
         assert_eq!(a, b);
         assert_eq!(a, "Hello world");
+    }
+
+    #[test]
+    fn nesting_is_measured_without_a_parser() {
+        assert_eq!(nesting_depth("<div><p>a<p>b<ul><li>c<li>d</ul></div>"), 2);
+        assert_eq!(nesting_depth("<br><img src=x><hr/><span/>"), 0);
+        assert_eq!(nesting_depth(&"<div>".repeat(100_000)), 100_000);
+        assert_eq!(nesting_depth("<!-- <div><div> --><b>x</b>"), 1);
+        let deep = format!("{}text{}", "<div>".repeat(1000), "</div>".repeat(1000));
+        assert_eq!(tame(&deep), "<p>text</p>");
+        assert_eq!(tame("<p>fine</p>"), "<p>fine</p>");
+        assert_eq!(html_to_plain(&deep), "text");
     }
 
     #[test]

@@ -3,106 +3,15 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use common::engine::{self, CHAT, fake_translate, reply_html, request_blocks};
+use common::engine::{self, CHAT, fake_translate, request_blocks};
+use common::running::{Running, free_port, get, request, wait_until};
 use common::{AtomEntry, BodyKind, Reply, Server, Workdir, atom_feed, config_for, sample_entries};
 
 const ATOM: &str = "application/atom+xml; charset=utf-8";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// A running `polyfeed daemon` (or `serve`); killed if a test fails before stopping it.
-struct Running {
-    child: Child,
-    port: u16,
-}
-
-impl Running {
-    fn start(w: &Workdir, command: &str, port: u16) -> Running {
-        let child = w.command(&[command]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
-        let r = Running { child, port };
-        wait_until(Duration::from_secs(30), || get(&r.url("/healthz"), &[]).is_some_and(|g| g.status == 200), "the server answers /healthz");
-        r
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-
-    fn signal(&self, sig: &str) {
-        let status = Command::new("kill").args([&format!("-{sig}"), &self.child.id().to_string()]).status().unwrap();
-        assert!(status.success());
-    }
-
-    /// SIGTERM, then the exit code and how long the exit took.
-    fn stop(mut self) -> (i32, Duration, String) {
-        let started = Instant::now();
-        self.signal("TERM");
-        let status = self.child.wait().unwrap();
-        let mut stderr = String::new();
-        use std::io::Read;
-        if let Some(mut e) = self.child.stderr.take() {
-            let _ = e.read_to_string(&mut stderr);
-        }
-        (status.code().unwrap_or(-1), started.elapsed(), stderr)
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Polls a condition until it holds, or fails the test after `limit`.
-fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool, what: &str) {
-    let deadline = Instant::now() + limit;
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-struct Got {
-    status: u16,
-    headers: reqwest::header::HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Got {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-    fn header(&self, name: &str) -> Option<String> {
-        self.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
-    }
-}
-
-fn request(method: reqwest::Method, url: &str, headers: &[(&str, &str)]) -> Option<Got> {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    rt.block_on(async {
-        let client = reqwest::Client::builder().no_proxy().no_gzip().no_brotli().no_deflate().build().unwrap();
-        let mut req = client.request(method, url).timeout(Duration::from_secs(10));
-        for (k, v) in headers {
-            req = req.header(*k, *v);
-        }
-        let r = req.send().await.ok()?;
-        let status = r.status().as_u16();
-        let headers = r.headers().clone();
-        let body = r.bytes().await.ok()?.to_vec();
-        Some(Got { status, headers, body })
-    })
-}
-
-fn get(url: &str, headers: &[(&str, &str)]) -> Option<Got> {
-    request(reqwest::Method::GET, url, headers)
-}
 
 fn daemon_config(feeds: &Server, engine_url: &str, port: u16, names: &[&str], extra_top: &str) -> String {
     let list: Vec<(String, String)> = names.iter().map(|n| (n.to_string(), feeds.url(&format!("/{n}")))).collect();

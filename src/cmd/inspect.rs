@@ -78,7 +78,7 @@ async fn inspect_url(config: Option<&Config>, url: &str, allow_private: bool) ->
         user_agent: config.user_agent.as_deref().unwrap_or(DEFAULT_USER_AGENT),
         headers: &headers,
         proxy: None,
-        allow_private,
+        private: if allow_private { fetch::PrivateNetwork::Any } else { fetch::PrivateNetwork::Refused },
         timeout: Duration::from_secs_f64(*config.timeout.get_ref()),
         accept: fetch::ACCEPT_FEEDS,
     };

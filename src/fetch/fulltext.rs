@@ -2,6 +2,9 @@
 
 /// The readable article of a page, as HTML (images, links and code kept), or why there is none.
 pub fn extract(html: &str, page_url: &str) -> Result<String, String> {
+    if crate::text::nesting_depth(html) > crate::text::MAX_NESTING {
+        return Err(format!("the page nests elements more than {} deep", crate::text::MAX_NESTING));
+    }
     let config = dom_smoothie::Config { max_elements_to_parse: 50_000, ..Default::default() };
     let mut readability = dom_smoothie::Readability::new(html, Some(page_url), Some(config)).map_err(|e| format!("readability: {e}"))?;
     let article = readability.parse().map_err(|e| format!("no article found: {e}"))?;

@@ -64,9 +64,32 @@ pub struct Request<'a> {
     pub user_agent: &'a str,
     pub headers: &'a BTreeMap<String, String>,
     pub proxy: Option<&'a str>,
-    pub allow_private: bool,
+    /// Where private, loopback and link-local addresses may be reached.
+    pub private: PrivateNetwork,
     pub timeout: Duration,
     pub accept: &'a str,
+}
+
+/// Which hosts may be on a private network (the SSRF guard's exceptions).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PrivateNetwork {
+    /// None: only public addresses.
+    Refused,
+    /// This host only (the feed's own, as `Url::host_str` writes it): a redirect elsewhere into
+    /// the private network is refused.
+    Host(String),
+    /// Any host (`inspect --allow-private-network`).
+    Any,
+}
+
+impl PrivateNetwork {
+    fn allows(&self, url: &Url) -> bool {
+        match self {
+            PrivateNetwork::Refused => false,
+            PrivateNetwork::Host(h) => url.host_str().is_some_and(|u| u.eq_ignore_ascii_case(h)),
+            PrivateNetwork::Any => true,
+        }
+    }
 }
 
 /// Accept header for feeds.
@@ -201,12 +224,14 @@ impl Fetcher {
 
     async fn fetch_once(&self, req: &Request<'_>) -> Result<Response> {
         let mut url = Url::parse(req.url).map_err(|e| FetchError::BadUrl(format!("{}: {e}", req.url)))?;
-        let client = self.client(req.proxy, req.allow_private)?;
         let mut visited = HashSet::new();
         let mut all_permanent = true;
         let mut hops = 0;
         loop {
-            check_url(&url, req.allow_private)?;
+            // Every hop is checked again: a redirect must not lead into the private network.
+            let allow_private = req.private.allows(&url);
+            check_url(&url, allow_private)?;
+            let client = self.client(req.proxy, allow_private)?;
             if !visited.insert(url.clone()) {
                 return Err(FetchError::Redirects(format!("redirect loop at {url}")));
             }

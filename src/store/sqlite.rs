@@ -49,16 +49,17 @@ impl SqliteStore {
     fn init(conn: Connection, path: &str) -> Result<SqliteStore> {
         let foreign = |reason: String| StoreError::Foreign { path: path.to_string(), reason };
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        let tables: i64 = conn
-            .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
-            .map_err(|e| foreign(e.to_string()))?;
+        let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0)).map_err(|e| match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::NotADatabase) => foreign(e.to_string()),
+            _ => open_error(path, &e),
+        })?;
         let app_id: i64 = conn.query_row("PRAGMA application_id", [], |r| r.get(0))?;
         if tables > 0 && app_id != APPLICATION_ID {
             return Err(foreign(format!("it holds {tables} unknown tables")));
         }
         if path != ":memory:" {
             // Set WAL, then read it back: a wrong pragma fails silently.
-            let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+            let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0)).map_err(|e| open_error(path, &e))?;
             if !mode.eq_ignore_ascii_case("wal") {
                 return Err(StoreError::Open { path: path.to_string(), message: format!("WAL mode refused (journal_mode is {mode})") });
             }
@@ -98,6 +99,16 @@ impl SqliteStore {
     pub fn integrity_check(&self) -> Result<String> {
         Ok(self.conn().query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
     }
+}
+
+/// An error opening the store, with a hint when it is the disk's fault.
+fn open_error(path: &str, e: &rusqlite::Error) -> StoreError {
+    let hint = match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DiskFull) | Some(rusqlite::ErrorCode::SystemIoFailure) => " (is the disk full or read-only?)",
+        Some(rusqlite::ErrorCode::CannotOpen) | Some(rusqlite::ErrorCode::PermissionDenied) | Some(rusqlite::ErrorCode::ReadOnly) => " (check the folder's permissions)",
+        _ => "",
+    };
+    StoreError::Open { path: path.to_string(), message: format!("{e}{hint}") }
 }
 
 /// Refuses a non-empty file that is not an SQLite database, before SQLite sees it.

@@ -54,6 +54,10 @@ fn wire_tag(tag: Option<&str>) -> &str {
 
 /// The blocks of a reply: (data-b number, inner HTML), outermost blocks only, in reply order.
 pub fn parse_reply(reply: &str) -> Vec<(usize, String)> {
+    // A reply nested absurdly deep has no blocks worth reading (and would cost the parser dearly).
+    if crate::text::nesting_depth(reply) > crate::text::MAX_NESTING {
+        return Vec::new();
+    }
     let doc = Html::parse_fragment(strip_fences(reply));
     let selector = Selector::parse("[data-b]").expect("static selector");
     doc.select(&selector)

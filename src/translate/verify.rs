@@ -41,7 +41,7 @@ pub struct Row {
 
 /// Reads blocks from a document: Markdown when `markdown`, else HTML.
 pub fn blocks(doc: &str, markdown: bool) -> Vec<Block> {
-    let html = if markdown { markdown_blocks_html(doc) } else { doc.to_string() };
+    let html = if markdown { markdown_blocks_html(doc) } else { crate::text::tame(doc).into_owned() };
     segment::segment(&html, &Options::default())
         .units
         .into_iter()
