@@ -300,9 +300,11 @@ fn transcode_alias(body: &[u8]) -> Option<Vec<u8>> {
 /// Atom 0.3 (2003-2005; Blogger and Movable Type exports still carry it) read as Atom 1.0: the
 /// namespace and the few renamed elements are mapped, which is all feed-rs needs.
 fn upgrade_atom03(body: &[u8]) -> Option<Vec<u8>> {
-    const NS03: &[u8] = b"http://purl.org/atom/ns#";
+    const NS03: &[u8] = b"purl.org/atom/ns#";
     let head = &body[..body.len().min(4096)];
-    head.windows(NS03.len()).position(|w| w == NS03)?;
+    // Only documents that mention the old namespace pay for the search in earnest.
+    head.iter().position(|c| *c == b'#')?;
+    head.windows(NS03.len()).position(|w| w[0] == b'p' && w == NS03)?;
     let text = String::from_utf8_lossy(body);
     // Only ASCII-compatible encodings reach here with their markup intact; the replacements are ASCII.
     if text.contains('\0') {
@@ -331,7 +333,10 @@ fn upgrade_atom03(body: &[u8]) -> Option<Vec<u8>> {
 fn replace_bytes(haystack: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(haystack.len());
     let mut i = 0;
-    while i < haystack.len() {
+    // Jump from one occurrence of the first byte to the next; compare only there.
+    while let Some(p) = haystack[i..].iter().position(|c| *c == from[0]) {
+        out.extend_from_slice(&haystack[i..i + p]);
+        i += p;
         if haystack[i..].starts_with(from) {
             out.extend_from_slice(to);
             i += from.len();
@@ -340,6 +345,7 @@ fn replace_bytes(haystack: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
             i += 1;
         }
     }
+    out.extend_from_slice(&haystack[i..]);
     out
 }
 

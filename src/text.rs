@@ -19,10 +19,6 @@ pub const MAX_NESTING: usize = 256;
 /// How deeply the elements of an HTML fragment nest, by a linear scan (no parser). Elements that
 /// HTML closes implicitly (p, li, td...) and void elements are not counted.
 pub fn nesting_depth(html: &str) -> usize {
-    const IMPLICIT: &[&str] = &[
-        "p", "li", "dt", "dd", "tr", "td", "th", "option", "optgroup", "thead", "tbody", "tfoot", "rb", "rt", "rp", "colgroup",
-        "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr", "param",
-    ];
     let b = html.as_bytes();
     let (mut depth, mut max, mut i) = (0usize, 0usize, 0usize);
     while let Some(pos) = b[i..].iter().position(|c| *c == b'<') {
@@ -33,13 +29,19 @@ pub fn nesting_depth(html: &str) -> usize {
         }
         let closing = b.get(i) == Some(&b'/');
         let start = i + closing as usize;
-        let end = start + b[start..].iter().take_while(|c| c.is_ascii_alphanumeric()).count();
-        if end == start {
+        let len = b[start..].iter().take_while(|c| c.is_ascii_alphanumeric()).count();
+        if len == 0 {
             continue;
         }
-        let name = html[start..end].to_ascii_lowercase();
-        if IMPLICIT.contains(&name.as_str()) {
-            continue;
+        let end = start + len;
+        let mut name = [0u8; 8];
+        if len <= name.len() {
+            for (n, c) in name.iter_mut().zip(&b[start..end]) {
+                *n = c.to_ascii_lowercase();
+            }
+            if closes_implicitly(&name[..len]) {
+                continue;
+            }
         }
         let tag_end = b[end..].iter().position(|c| *c == b'>').map_or(b.len(), |p| end + p);
         if closing {
@@ -51,6 +53,16 @@ pub fn nesting_depth(html: &str) -> usize {
         i = tag_end.min(b.len());
     }
     max
+}
+
+/// Elements HTML closes implicitly (p, li, td...) and void elements: they do not nest.
+fn closes_implicitly(name: &[u8]) -> bool {
+    matches!(
+        name,
+        b"p" | b"li" | b"dt" | b"dd" | b"tr" | b"td" | b"th" | b"option" | b"optgroup" | b"thead" | b"tbody" | b"tfoot" | b"rb" | b"rt"
+            | b"rp" | b"colgroup" | b"area" | b"base" | b"br" | b"col" | b"embed" | b"hr" | b"img" | b"input" | b"link" | b"meta"
+            | b"source" | b"track" | b"wbr" | b"param"
+    )
 }
 
 /// HTML nested deeper than MAX_NESTING becomes its text, in one paragraph; other HTML is kept.

@@ -248,3 +248,28 @@ fn translated_mode_shows_the_translation_with_a_link_to_the_original() {
     assert!(!body.contains("polyfeed-translation") && !body.contains("Eighteen"), "translation only");
     assert_eq!(body.matches("llm -m gemini-1.5-flash-8b").count(), 1, "code blocks once");
 }
+
+#[test]
+fn two_posts_with_one_slug_on_one_day_keep_two_files() {
+    // Two blogs publish "weekly-notes" on the same day: two Markdown posts, neither overwritten.
+    let feeds = Server::start();
+    for (path, host) in [("/a", "a.example"), ("/b", "b.example")] {
+        let feed = format!(
+            "<rss version=\"2.0\"><channel><title>{host}</title><item><title>Weekly notes from {host}</title><link>https://{host}/2026/weekly-notes</link><pubDate>Sat, 28 Nov 2026 10:00:00 GMT</pubDate><description>&lt;p&gt;What happened this week at {host}, in some detail.&lt;/p&gt;</description></item></channel></rss>"
+        );
+        feeds.route(path, move |_, _| Reply::rss(feed.clone()));
+    }
+    let engine_server = Server::start();
+    engine_server.route(CHAT, |req, _| engine::translate(req));
+    let w = Workdir::new(&config_for(&[("a", &feeds.url("/a")), ("b", &feeds.url("/b"))], &engine::translator_config(&engine_server.url("/v1"), ""), ""));
+    assert_eq!(w.run(&["refresh"]).code, 0);
+    let mut posts: Vec<String> = std::fs::read_dir(w.path().join("output/posts/zh-CN")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    posts.sort();
+    assert_eq!(posts.len(), 2, "{posts:?}");
+    assert!(posts.iter().any(|p| p == "2026-11-28-weekly-notes.md"), "{posts:?}");
+    let texts: Vec<String> = posts.iter().map(|p| read(&w, &format!("posts/zh-CN/{p}"))).collect();
+    assert!(texts.iter().any(|t| t.contains("https://a.example/2026/weekly-notes")) && texts.iter().any(|t| t.contains("https://b.example/2026/weekly-notes")));
+    // A later run keeps each post in its own file.
+    assert_eq!(w.run(&["refresh"]).code, 0);
+    assert_eq!(std::fs::read_dir(w.path().join("output/posts/zh-CN")).unwrap().count(), 2);
+}

@@ -50,12 +50,13 @@ pub struct Report {
 struct Out<'a> {
     dir: &'a Path,
     report: Report,
+    batch: writer::Batch,
 }
 
 impl Out<'_> {
     fn write(&mut self, rel: &str, content: &str) -> Result<()> {
         let path: PathBuf = self.dir.join(rel);
-        let written = writer::write_if_changed(&path, content.as_bytes()).map_err(|source| PublishError::Write { path: path.display().to_string(), source })?;
+        let written = self.batch.write(&path, content.as_bytes()).map_err(|source| PublishError::Write { path: path.display().to_string(), source })?;
         if written {
             self.report.written += 1;
         } else {
@@ -69,7 +70,7 @@ impl Out<'_> {
 pub fn publish(config: &Config, store: &dyn Store) -> Result<Report> {
     let marks = store.publish_marks()?;
     let settings = settings_hash(config);
-    let mut out = Out { dir: &config.output_dir, report: Report::default() };
+    let mut out = Out { dir: &config.output_dir, report: Report::default(), batch: writer::Batch::default() };
     let mut new_marks: Vec<(String, String)> = Vec::new();
     let base = config.publish.base_url();
     let max = *config.publish.max_entries.get_ref();
@@ -84,9 +85,17 @@ pub fn publish(config: &Config, store: &dyn Store) -> Result<Report> {
         let meta = metas.get(name)?;
         Some(Source { title: if meta.title.is_empty() { name.to_string() } else { meta.title.clone() }, url: f.url().to_string(), site_url: meta.site_url.clone() })
     };
+    // An entry appears in its feed, the merged feed, the index and its post: built once per run.
+    let built: std::cell::RefCell<HashMap<(i64, String), Published>> = Default::default();
     let build = |item: &PublishItem| -> Published {
+        let key = (item.entry.id, item.translation.lang.clone());
+        if let Some(p) = built.borrow().get(&key) {
+            return p.clone();
+        }
         let authors = metas.get(&item.entry.feed).map(|m| m.authors.clone()).unwrap_or_default();
-        entry::build(item, &authors, config)
+        let p = entry::build(item, &authors, config);
+        built.borrow_mut().insert(key, p.clone());
+        p
     };
     let url = |rel: &str| base.join(rel).map(|u| u.to_string()).unwrap_or_default();
 
@@ -146,6 +155,7 @@ pub fn publish(config: &Config, store: &dyn Store) -> Result<Report> {
     }
 
     // Posts and reading pages: only those translated since the last publish.
+    let mut claimed: HashMap<String, String> = HashMap::new();
     for lang in &langs {
         let key = format!("posts:{lang}");
         let since = marks
@@ -160,6 +170,7 @@ pub fn publish(config: &Config, store: &dyn Store) -> Result<Report> {
             let feed_title = source_of(&p.feed).map(|s| s.title).unwrap_or_default();
             if config.publish.markdown {
                 let (name, text) = markdown::post(&p, &config.publish, config.tz, &feed_title);
+                let name = claim_post_name(&mut claimed, &out.dir.join(format!("posts/{lang}")), name, &p);
                 out.write(&format!("posts/{lang}/{name}"), &text)?;
             }
             if config.publish.html {
@@ -175,8 +186,32 @@ pub fn publish(config: &Config, store: &dyn Store) -> Result<Report> {
     if !changed_langs.is_empty() || out.report.posts > 0 || !out.dir.join("index.html").exists() {
         write_site(&mut out, config, store, &langs, &feeds, &build, &source_of, &url)?;
     }
+    let report = out.report;
+    let dir = config.output_dir.display().to_string();
+    out.batch.commit().map_err(|source| PublishError::Write { path: dir, source })?;
     store.set_publish_marks(&new_marks)?;
-    Ok(out.report)
+    Ok(report)
+}
+
+/// Two different posts on the same day with the same slug (from two blogs) must not overwrite
+/// each other: the first keeps `YYYY-MM-DD-slug.md`, the other gets a short suffix from its id.
+/// A file already on disk belongs to the post whose link its attribution line carries.
+fn claim_post_name(claimed: &mut HashMap<String, String>, dir: &Path, name: String, p: &Published) -> String {
+    let owner_elsewhere = |n: &str| match claimed.get(n) {
+        Some(id) => *id != p.id,
+        None => match (std::fs::read_to_string(dir.join(n)), &p.link) {
+            (Ok(existing), Some(link)) => !existing.trim_end().lines().last().is_some_and(|l| l.contains(link.as_str())),
+            _ => false,
+        },
+    };
+    let chosen = if owner_elsewhere(&name) {
+        let stem = name.trim_end_matches(".md");
+        format!("{stem}-{}.md", &digest(&[&p.id])[..6])
+    } else {
+        name
+    };
+    claimed.insert(chosen.clone(), p.id.clone());
+    chosen
 }
 
 fn write_feed(out: &mut Out, dir: &str, channel: &Channel, items: &[(Published, Option<Source>)]) -> Result<()> {

@@ -522,8 +522,9 @@ impl Store for SqliteStore {
     fn publish_fingerprint(&self, feed: &str, lang: &str) -> Result<String> {
         let conn = self.conn();
         let (count, latest, sum): (i64, Option<i64>, Option<i64>) = conn.query_row(
-            "SELECT count(*), max(t.seq), sum(t.version) FROM translations t JOIN entries e ON e.id = t.entry_id
-             WHERE t.lang = ?2 AND e.feed = ?1 AND e.filtered = 0",
+            // CROSS JOIN keeps this order: the feed's entries first (by index), then their translations.
+            "SELECT count(*), max(t.seq), sum(t.version) FROM entries e CROSS JOIN translations t ON t.entry_id = e.id AND t.lang = ?2
+             WHERE e.feed = ?1 AND e.filtered = 0",
             params![feed, lang],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )?;
