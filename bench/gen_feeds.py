@@ -12,8 +12,9 @@ paragraphs = re.findall(r"<(?:p|li)>.*?</(?:p|li)>", source, re.S)
 headings = [re.sub(r"<[^>]+>", "", h) for h in re.findall(r"<h4[^>]*>(.*?)</h4>", source, re.S)]
 
 
-def entry_html(rng, size):
-    parts = [rng.choice(paragraphs) for _ in range(size)]
+def entry_html(rng, size, tag):
+    # Each paragraph made unique to its post, as real posts' paragraphs are.
+    parts = [re.sub(r"^<(p|li)>", lambda m: f"<{m.group(1)}>In part {k} of {tag}: ", rng.choice(paragraphs)) for k in range(size)]
     if rng.random() < 0.3:
         parts.insert(1, "<pre><code>llm -m gemini-1.5-flash-8b 'describe this image'</code></pre>")
     return "".join(parts)
@@ -30,7 +31,7 @@ def write(out, n, per_feed, sizes=(1, 5)):
             title = f"{rng.choice(headings)} ({f}.{i})"
             link = f"https://{host}/2026/Nov/{28 - i % 28}/post-{i}/"
             date_day = 28 - i % 28
-            body = entry_html(rng, size if sizes[1] <= 5 else rng.randint(*sizes))
+            body = entry_html(rng, size if sizes[1] <= 5 else rng.randint(*sizes), f"post {f}.{i}")
             if f % 2:
                 items.append(
                     f"<entry><title>{html.escape(title)}</title><link href=\"{link}\" rel=\"alternate\"/>"

@@ -97,7 +97,7 @@ pub struct RefreshArgs {
     /// Only these feeds (repeatable).
     #[arg(long = "feed", value_name = "NAME")]
     pub feeds: Vec<String>,
-    /// Fetch and queue, but do not translate.
+    /// Fetch and queue only: no translating, no publishing.
     #[arg(long)]
     pub no_translate: bool,
     /// Fetch even feeds whose server asked to wait (Retry-After, max-age, ttl).

@@ -152,6 +152,10 @@ pub struct Filters {
 }
 
 impl Filters {
+    pub fn is_empty(&self) -> bool {
+        self.include.is_empty() && self.exclude.is_empty()
+    }
+
     /// True when an entry with this text passes: it matches an include (if any) and no exclude.
     pub fn accepts(&self, haystacks: &[&str]) -> bool {
         let hit = |rs: &[Regex]| rs.iter().any(|r| haystacks.iter().any(|h| r.is_match(h)));

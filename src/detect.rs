@@ -104,7 +104,7 @@ pub fn detect<'a>(entries: &'a [Entry], known: &[Known], first_fetch: bool, back
         if let Some((k, _)) = found {
             matched.insert(k.id);
         }
-        let filtered = !filters.accepts(&[&entry.title, &text::markup_free(&entry.content), &entry.categories.join("\n")]);
+        let filtered = !filters.is_empty() && !filters.accepts(&[&entry.title, &text::markup_free(&entry.content), &entry.categories.join("\n")]);
         let queue = !filtered && !matches!(verdict, Verdict::Unchanged { .. });
         items.push(Detected { entry, link_norm, text_hash, verdict, queue, filtered, full_text: None, note: None });
     }

@@ -8,6 +8,12 @@ use polyfeed::cli::{Cli, LogFormat};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, polyfeed::cli::Command::Daemon | polyfeed::cli::Command::Serve) {
+        // `polyfeed status | head` ends quietly, as Unix tools do. (The servers keep Rust's
+        // default, so a closed socket is an error to handle, never a signal that kills them.)
+        // SAFETY: setting a signal's disposition to the default before any thread starts.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    }
     init_tracing(cli.log_format, cli.verbose);
     match polyfeed::cmd::run(cli) {
         Ok(code) => code,

@@ -53,6 +53,12 @@ pub fn digest(parts: &[&str]) -> String {
     out[..16].iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// A short, stable hex digest of raw bytes.
+pub fn digest_bytes(bytes: &[u8]) -> String {
+    let out = Sha256::digest(bytes);
+    out[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Seconds since the epoch, the store's time unit.
 pub fn now() -> i64 {
     Utc::now().timestamp()

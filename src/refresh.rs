@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::config::{Config, FeedConfig};
 use crate::detect::{self, Detection};
 use crate::fetch::{self, FetchError, Fetcher};
-use crate::model::{ParsedFeed, digest, now};
+use crate::model::{ParsedFeed, now};
 use crate::parse::{self, ParseError};
 use crate::store::{Applied, FeedMeta, FetchRecord, FetchResult, Store};
 
@@ -53,13 +53,22 @@ pub struct FeedReport {
 /// Refreshes every feed of `feeds` concurrently; the fetcher enforces the global and per-host limits.
 pub async fn refresh_all(ctx: &Context, feeds: &[&FeedConfig], force: bool, on_done: impl Fn(&FeedReport)) -> Vec<FeedReport> {
     let limit = *ctx.config.max_concurrent_fetches.get_ref();
-    let mut reports: Vec<FeedReport> = futures_util::stream::iter(feeds.iter().map(|f| refresh_feed(ctx, f, force)))
-        .buffer_unordered(limit)
-        .inspect(|r| on_done(r))
-        .collect()
-        .await;
-    let order = |name: &str| feeds.iter().position(|f| f.name() == name);
-    reports.sort_by_key(|r| order(&r.feed));
+    // One task per feed, so parsing runs on every core while other feeds wait on the network.
+    let tasks = feeds.iter().map(|f| {
+        let (ctx, feed) = (ctx.clone(), (*f).clone());
+        let name = feed.name().to_string();
+        async move {
+            tokio::spawn(async move { refresh_feed(&ctx, &feed, force).await }).await.unwrap_or_else(|e| FeedReport {
+                feed: name,
+                outcome: Outcome::Failed(format!("internal error: {e}")),
+                applied: Applied::default(),
+                moved_to: None,
+            })
+        }
+    });
+    let mut reports: Vec<FeedReport> = futures_util::stream::iter(tasks).buffer_unordered(limit).inspect(|r| on_done(r)).collect().await;
+    let order: std::collections::HashMap<&str, usize> = feeds.iter().enumerate().map(|(i, f)| (f.name(), i)).collect();
+    reports.sort_by_key(|r| order.get(r.feed.as_str()).copied());
     reports
 }
 
@@ -125,7 +134,7 @@ async fn refresh_inner(ctx: &Context, feed: &FeedConfig, force: bool) -> Inner {
         return Ok((Outcome::NotModified, Applied::default(), moved_to));
     };
     // The very same body as last time: nothing to parse.
-    let body_hash = digest(&[&String::from_utf8_lossy(body)]);
+    let body_hash = crate::model::digest_bytes(body);
     if state.body_hash.as_deref() == Some(body_hash.as_str()) && response.moved_to.is_none() {
         store.record_fetch(name, feed.url(), &record, None, &langs).map_err(|e| e.to_string())?;
         return Ok((Outcome::NotModified, Applied::default(), moved_to));

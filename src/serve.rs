@@ -289,13 +289,15 @@ pub fn content_type(path: &Path) -> &'static str {
     }
 }
 
+/// Files are small and in the page cache: plain blocking calls cost less than a hop to the
+/// blocking thread pool.
 async fn serve_file(root: &Path, url_path: &str, headers: &HeaderMap) -> Response {
     let Some(mut path) = resolve(root, url_path) else { return not_found() };
-    let Ok(mut meta) = tokio::fs::metadata(&path).await else { return not_found() };
+    let Ok(mut meta) = std::fs::metadata(&path) else { return not_found() };
     if meta.is_dir() {
         // No listings: a folder is served only through its index.html.
         path.push("index.html");
-        match tokio::fs::metadata(&path).await {
+        match std::fs::metadata(&path) {
             Ok(m) if m.is_file() => meta = m,
             _ => return not_found(),
         }
@@ -316,7 +318,7 @@ async fn serve_file(root: &Path, url_path: &str, headers: &HeaderMap) -> Respons
         }
         return r;
     }
-    let Ok(body) = tokio::fs::read(&path).await else { return not_found() };
+    let Ok(body) = std::fs::read(&path) else { return not_found() };
     let mut r = Response::new(Body::from(body));
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type(&path)));
     for (k, v) in validators {

@@ -89,33 +89,41 @@ pub fn html_to_plain(html: &str) -> String {
 /// A fast approximation of an HTML fragment's text, for change detection: tags dropped (their
 /// attributes with them), whitespace collapsed. Entities are left as written.
 pub fn markup_free(html: &str) -> String {
-    let mut out = String::with_capacity(html.len());
-    let mut in_tag = false;
-    let mut last_space = true;
-    for c in html.chars() {
-        match c {
-            '<' => in_tag = true,
-            '>' if in_tag => {
-                in_tag = false;
-                if !last_space {
-                    out.push(' ');
-                    last_space = true;
+    let b = html.as_bytes();
+    let mut out: Vec<u8> = Vec::with_capacity(b.len());
+    let mut i = 0;
+    let mut space = true;
+    while i < b.len() {
+        match b[i] {
+            b'<' => {
+                // A tag (attributes and all) separates words.
+                i += b[i..].iter().position(|c| *c == b'>').map_or(b.len() - i, |p| p + 1);
+                if !space {
+                    out.push(b' ');
+                    space = true;
                 }
             }
-            _ if in_tag => {}
-            c if c.is_whitespace() => {
-                if !last_space {
-                    out.push(' ');
-                    last_space = true;
+            c if c.is_ascii_whitespace() => {
+                if !space {
+                    out.push(b' ');
+                    space = true;
                 }
+                i += 1;
             }
-            c => {
-                out.push(c);
-                last_space = false;
+            _ => {
+                // A run of text up to the next tag or whitespace, copied at once.
+                let run = b[i..].iter().position(|c| *c == b'<' || c.is_ascii_whitespace()).unwrap_or(b.len() - i);
+                out.extend_from_slice(&b[i..i + run]);
+                i += run;
+                space = false;
             }
         }
     }
-    out.trim_end().to_string()
+    if out.last() == Some(&b' ') {
+        out.pop();
+    }
+    // Only ASCII bytes were added or removed around whole UTF-8 sequences.
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// Escapes text for HTML element content and attribute values.

@@ -37,14 +37,15 @@ pub fn run(config_path: &Path, args: RefreshArgs) -> anyhow::Result<ExitCode> {
     print_summary(&reports);
     let mut failed = reports.iter().any(|r| matches!(r.outcome, Outcome::Failed(_)));
 
+    // --no-translate fetches and queues only: nothing new to publish.
     if !args.no_translate {
         failed |= translate(&ctx, &rt)?;
-    }
-    match crate::publish::publish(&config, ctx.store.as_ref()) {
-        Ok(r) => println!("published: {} files written, {} unchanged ({} feeds, {} posts redone)", r.written, r.unchanged, r.feeds, r.posts),
-        Err(e) => {
-            println!("publishing failed: {e}; the files published before are intact");
-            failed = true;
+        match crate::publish::publish(&config, ctx.store.as_ref()) {
+            Ok(r) => println!("published: {} files written, {} unchanged ({} feeds, {} posts redone)", r.written, r.unchanged, r.feeds, r.posts),
+            Err(e) => {
+                println!("publishing failed: {e}; the files published before are intact");
+                failed = true;
+            }
         }
     }
     Ok(if failed { ExitCode::from(super::PARTIAL_FAILURE) } else { ExitCode::SUCCESS })

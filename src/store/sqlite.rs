@@ -22,6 +22,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0002_translate.sql"),
     include_str!("../../migrations/0003_publish.sql"),
     include_str!("../../migrations/0004_tokens.sql"),
+    include_str!("../../migrations/0005_fewer_indexes.sql"),
 ];
 
 pub struct SqliteStore {
@@ -64,7 +65,9 @@ impl SqliteStore {
                 return Err(StoreError::Open { path: path.to_string(), message: format!("WAL mode refused (journal_mode is {mode})") });
             }
         }
-        conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")?;
+        // NORMAL is durable against a crashed process in WAL mode; an 8 MB page cache (twice the
+        // default) helps the per-feed transactions without growing the footprint much.
+        conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-8000;")?;
         let mut store = SqliteStore { conn: Mutex::new(conn) };
         store.migrate(path)?;
         Ok(store)
@@ -133,11 +136,12 @@ fn from_json(s: &str) -> Vec<String> {
 
 fn insert_entry(tx: &Transaction, feed: &str, d: &crate::detect::Detected, t: i64) -> Result<i64> {
     let e = d.entry;
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO entries (feed, key, source_id, link, link_norm, title, content, authors, categories,
                               published, updated, text_hash, filtered, first_seen, last_seen, changed_at, note)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14, ?14, ?15)",
-        params![
+    )?
+    .execute(params![
             feed,
             e.key,
             e.source_id,
@@ -160,12 +164,13 @@ fn insert_entry(tx: &Transaction, feed: &str, d: &crate::detect::Detected, t: i6
 
 fn update_entry(tx: &Transaction, id: i64, d: &crate::detect::Detected, t: i64) -> Result<()> {
     let e = d.entry;
-    tx.execute(
+    tx.prepare_cached(
         "UPDATE entries SET key = ?2, source_id = ?3, link = ?4, link_norm = ?5, title = ?6, content = ?7,
                 authors = ?8, categories = ?9, published = ?10, updated = ?11, text_hash = ?12, filtered = ?13,
                 version = version + 1, gone = 0, last_seen = ?14, changed_at = ?14, note = ?15
          WHERE id = ?1",
-        params![
+    )?
+    .execute(params![
             id,
             e.key,
             e.source_id,
@@ -188,14 +193,14 @@ fn update_entry(tx: &Transaction, id: i64, d: &crate::detect::Detected, t: i64) 
 
 fn enqueue(tx: &Transaction, entry_id: i64, langs: &[&str], t: i64) -> Result<()> {
     for lang in langs {
-        tx.execute(
+        tx.prepare_cached(
             "INSERT INTO queue (entry_id, lang, version, state, attempts, next_attempt_at, enqueued_at)
              SELECT id, ?2, version, 'queued', 0, 0, ?3 FROM entries WHERE id = ?1
              ON CONFLICT (entry_id, lang) DO UPDATE SET
                 version = excluded.version, state = 'queued', attempts = 0, next_attempt_at = 0,
                 lease_until = NULL, last_error = NULL, enqueued_at = excluded.enqueued_at",
-            params![entry_id, lang, t],
-        )?;
+        )?
+        .execute(params![entry_id, lang, t])?;
     }
     Ok(())
 }
@@ -238,7 +243,7 @@ impl Store for SqliteStore {
         let t = now();
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        tx.execute(
+        tx.prepare_cached(
             "INSERT INTO feeds (name, url) VALUES (?1, ?2)
              ON CONFLICT (name) DO UPDATE SET
                 url = excluded.url,
@@ -246,15 +251,15 @@ impl Store for SqliteStore {
                 fetch_url = CASE WHEN feeds.url = excluded.url THEN feeds.fetch_url END,
                 etag = CASE WHEN feeds.url = excluded.url THEN feeds.etag END,
                 last_modified = CASE WHEN feeds.url = excluded.url THEN feeds.last_modified END",
-            params![feed, url],
-        )?;
+        )?
+        .execute(params![feed, url])?;
         let error = match &record.result {
             FetchResult::Failed(reason) | FetchResult::Deferred(reason) => Some(reason.as_str()),
             _ => None,
         };
         let failed = matches!(record.result, FetchResult::Failed(_));
         let fetched = matches!(record.result, FetchResult::Ok | FetchResult::NotModified);
-        tx.execute(
+        tx.prepare_cached(
             "UPDATE feeds SET
                 last_fetch_at = ?2, last_result = ?3, last_error = ?4,
                 failures = CASE WHEN ?5 THEN failures + 1 WHEN ?6 THEN 0 ELSE failures END,
@@ -265,7 +270,8 @@ impl Store for SqliteStore {
                 body_hash = COALESCE(?10, body_hash),
                 not_before = ?11
              WHERE name = ?1",
-            params![
+        )?
+        .execute(params![
                 feed,
                 t,
                 record.result.label(),
@@ -277,13 +283,12 @@ impl Store for SqliteStore {
                 record.last_modified,
                 record.body_hash,
                 record.not_before,
-            ],
-        )?;
+            ])?;
         if let Some(meta) = &record.meta {
-            tx.execute(
+            tx.prepare_cached(
                 "UPDATE feeds SET title = ?2, site_url = ?3, authors = ?4 WHERE name = ?1",
-                params![feed, meta.title, meta.site_url, to_json(&meta.authors)],
-            )?;
+            )?
+            .execute(params![feed, meta.title, meta.site_url, to_json(&meta.authors)])?;
         }
 
         let mut applied = Applied::default();
@@ -301,10 +306,10 @@ impl Store for SqliteStore {
                     }
                     Verdict::Unchanged { id, rekey, reappeared } => {
                         if rekey {
-                            tx.execute("UPDATE entries SET key = ?2, source_id = ?3 WHERE id = ?1", params![id, d.entry.key, d.entry.source_id])?;
+                            tx.prepare_cached("UPDATE entries SET key = ?2, source_id = ?3 WHERE id = ?1")?.execute(params![id, d.entry.key, d.entry.source_id])?;
                         }
                         if reappeared {
-                            tx.execute("UPDATE entries SET gone = 0, last_seen = ?2 WHERE id = ?1", params![id, t])?;
+                            tx.prepare_cached("UPDATE entries SET gone = 0, last_seen = ?2 WHERE id = ?1")?.execute(params![id, t])?;
                         }
                         id
                     }
@@ -316,11 +321,11 @@ impl Store for SqliteStore {
                 }
             }
             for id in &detection.gone {
-                tx.execute("UPDATE entries SET gone = 1 WHERE id = ?1", [id])?;
+                tx.prepare_cached("UPDATE entries SET gone = 1 WHERE id = ?1")?.execute([id])?;
             }
             applied.gone = detection.gone.len();
             if applied.new + applied.updated > 0 {
-                tx.execute("UPDATE feeds SET changed_at = ?2 WHERE name = ?1", params![feed, t])?;
+                tx.prepare_cached("UPDATE feeds SET changed_at = ?2 WHERE name = ?1")?.execute(params![feed, t])?;
             }
         }
         tx.commit()?;
