@@ -49,14 +49,22 @@ pub fn digest(parts: &[&str]) -> String {
         h.update((p.len() as u64).to_le_bytes());
         h.update(p.as_bytes());
     }
-    let out = h.finalize();
-    out[..16].iter().map(|b| format!("{b:02x}")).collect()
+    hex(&h.finalize()[..16])
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[(b >> 4) as usize] as char);
+        s.push(DIGITS[(b & 15) as usize] as char);
+    }
+    s
 }
 
 /// A short, stable hex digest of raw bytes.
 pub fn digest_bytes(bytes: &[u8]) -> String {
-    let out = Sha256::digest(bytes);
-    out[..16].iter().map(|b| format!("{b:02x}")).collect()
+    hex(&Sha256::digest(bytes)[..16])
 }
 
 /// Seconds since the epoch, the store's time unit.

@@ -78,12 +78,71 @@ pub fn html_to_plain(html: &str) -> String {
     if !html.contains(['<', '&']) {
         return collapse_whitespace(html);
     }
+    // Titles are mostly text with a few entities: no parser needed for those.
+    if !html.contains('<') {
+        if let Some(decoded) = decode_entities(html) {
+            return collapse_whitespace(&decoded);
+        }
+    }
     if nesting_depth(html) > MAX_NESTING {
         return markup_free(html);
     }
     let doc = scraper::Html::parse_fragment(html);
     let text: String = doc.root_element().text().collect();
     collapse_whitespace(&text)
+}
+
+/// Decodes numeric entities and the common named ones; None when an entity is not known here
+/// (the caller then uses a real HTML parser).
+fn decode_entities(s: &str) -> Option<String> {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        rest = &rest[at..];
+        let Some(end) = rest[..rest.len().min(12)].find(';') else {
+            // A bare ampersand is text.
+            out.push('&');
+            rest = &rest[1..];
+            continue;
+        };
+        let name = &rest[1..end];
+        let c = if let Some(num) = name.strip_prefix('#') {
+            let code = match num.strip_prefix(['x', 'X']) {
+                Some(h) => u32::from_str_radix(h, 16).ok()?,
+                None => num.parse().ok()?,
+            };
+            char::from_u32(code).filter(|c| *c != '\0').unwrap_or('\u{fffd}')
+        } else {
+            match name {
+                "amp" => '&',
+                "lt" => '<',
+                "gt" => '>',
+                "quot" => '"',
+                "apos" => '\'',
+                "nbsp" => '\u{a0}',
+                "mdash" => '—',
+                "ndash" => '–',
+                "hellip" => '…',
+                "lsquo" => '‘',
+                "rsquo" => '’',
+                "ldquo" => '“',
+                "rdquo" => '”',
+                "laquo" => '«',
+                "raquo" => '»',
+                "middot" => '·',
+                "bull" => '•',
+                "copy" => '©',
+                "reg" => '®',
+                "trade" => '™',
+                _ => return None,
+            }
+        };
+        out.push(c);
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    Some(out)
 }
 
 /// A fast approximation of an HTML fragment's text, for change detection: tags dropped (their
@@ -162,6 +221,16 @@ mod tests {
     fn plain_text() {
         assert_eq!(html_to_plain("  a <b>bold</b>\n move &amp; more "), "a bold move & more");
         assert_eq!(html_to_plain("no markup"), "no markup");
+    }
+
+    #[test]
+    fn entities_decode_without_a_parser_and_agree_with_it() {
+        for s in ["AT&amp;T &#8217;s &#x2014; caf&eacute;", "Tom &amp; Jerry&hellip; &ldquo;quoted&rdquo;", "a & b", "&#65;&#x42;"] {
+            let doc = scraper::Html::parse_fragment(s);
+            let parsed = collapse_whitespace(&doc.root_element().text().collect::<String>());
+            assert_eq!(html_to_plain(s), parsed, "{s}");
+        }
+        assert_eq!(decode_entities("caf&eacute;"), None, "unknown names go to the parser");
     }
 
     #[test]

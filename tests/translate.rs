@@ -242,7 +242,11 @@ fn a_bad_key_stops_the_engine_at_once_and_the_fallback_takes_over() {
     let w = Workdir::new(&config_for(&[("simon", &feeds.url("/feed"))], &top, ""));
     let run = w.run(&["refresh", "-vv", "--log-format", "json"]);
     assert_eq!(run.code, 0, "{run:?}");
-    assert_eq!(primary.seen(CHAT).len(), 1, "a 401 is not retried");
+    // Requests already in flight when the 401 came back may get one too; none is ever repeated.
+    let sent: Vec<String> = primary.seen(CHAT).iter().flat_map(|r| request_blocks(r).into_iter().map(|b| b.2)).collect();
+    let distinct: std::collections::HashSet<&String> = sent.iter().collect();
+    assert_eq!(distinct.len(), sent.len(), "a 401 is not retried");
+    assert!(primary.seen(CHAT).len() <= 4, "nothing new is sent after the 401: {}", primary.seen(CHAT).len());
     assert!(run.stdout.contains("engine problem: openai test-model at") && run.stdout.contains("HTTP 401"), "{}", run.stdout);
     assert_eq!(translations(&w).len(), 2);
     for text in [&run.stdout, &run.stderr, &w.run(&["status"]).stdout, &w.run(&["status", "--json"]).stdout] {
@@ -285,11 +289,12 @@ fn title_only_feeds_send_titles_only() {
 
 #[test]
 fn a_token_budget_stops_sending_and_titles_come_first() {
-    let s = setup(&sample_entries(6), "budget_tokens_per_day = 1", |req, _| engine::translate(req));
+    let s = setup(&sample_entries(6), "budget_tokens_per_day = 1\nmax_concurrency = 1\nbatch_tokens = 60", |req, _| engine::translate(req));
     let run = s.w.run(&["refresh"]);
     assert_eq!(run.code, 0, "{run:?}");
     assert!(run.stdout.contains("translation stopped: the daily token budget (1 tokens) is spent"), "{}", run.stdout);
     let requests = s.engine.seen(CHAT);
+    // One request at a time: the first reply shows the budget spent, and it was the titles'.
     assert_eq!(requests.len(), 1, "one request passes before the budget is known to be spent");
     assert!(request_blocks(&requests[0]).iter().all(|(_, tag, _)| tag == "h1"), "titles go first");
     assert_eq!(s.w.feed_status("simon")["queued"], 6, "entries wait, untouched");

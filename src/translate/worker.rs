@@ -197,27 +197,19 @@ impl Worker {
             }
         }
 
-        // Titles first (a budget stop still leaves readable titles), then bodies entry by entry.
+        // Titles first (a budget stop still leaves readable titles), then bodies, in entry order.
         let mut queued: std::collections::HashSet<Key> = done.keys().cloned().collect();
         let hits = plans.iter().flat_map(|p| p.units().map(|u| (p.job.lang.clone(), u.hash.clone()))).filter(|k| done.contains_key(k)).count();
         self.report.lock().unwrap_or_else(|e| e.into_inner()).cache_hits += hits;
         let mut titles: Vec<Pending> = Vec::new();
-        let mut bodies: Vec<Vec<Pending>> = Vec::new();
+        let mut bodies: std::collections::BTreeMap<String, Vec<Pending>> = Default::default();
         for plan in &plans {
             let pending = |u: &Unit| Pending { lang: plan.job.lang.clone(), unit: u.clone(), feed: plan.job.feed.clone(), entry_id: plan.job.entry_id };
             if queued.insert((plan.job.lang.clone(), plan.title.hash.clone())) {
                 titles.push(pending(&plan.title));
             }
-            let body: Vec<Pending> = plan
-                .body
-                .iter()
-                .flat_map(|s| s.units.iter())
-                .filter(|u| queued.insert((plan.job.lang.clone(), u.hash.clone())))
-                .map(pending)
-                .collect();
-            if !body.is_empty() {
-                bodies.push(body);
-            }
+            let body = plan.body.iter().flat_map(|s| s.units.iter()).filter(|u| queued.insert((plan.job.lang.clone(), u.hash.clone()))).map(pending);
+            bodies.entry(plan.job.lang.clone()).or_default().extend(body);
         }
         let mut title_batches = Vec::new();
         let mut by_lang: HashMap<String, Vec<Pending>> = HashMap::new();
@@ -227,20 +219,21 @@ impl Worker {
         for (_, group) in by_lang {
             title_batches.extend(self.batch(group));
         }
-        let body_batches: Vec<Vec<Pending>> = bodies.into_iter().flat_map(|b| self.batch(b)).collect();
+        // Short posts share requests: the instructions are paid once per batch, not once per post.
+        let body_batches: Vec<Vec<Pending>> = bodies.into_values().flat_map(|units| self.batch(units)).collect();
 
+        // One stream, titles first: they start before any body, and no round waits for the titles to end.
         let mut failed: HashMap<Key, String> = HashMap::new();
-        for phase in [title_batches, body_batches] {
-            let results: Vec<Vec<(Key, Result<String, String>)>> =
-                futures_util::stream::iter(phase.into_iter().map(|b| self.run_batch(b))).buffer_unordered(self.concurrency()).collect().await;
-            for (key, result) in results.into_iter().flatten() {
-                match result {
-                    Ok(t) => {
-                        done.insert(key, t);
-                    }
-                    Err(reason) => {
-                        failed.insert(key, reason);
-                    }
+        let batches = title_batches.into_iter().chain(body_batches);
+        let results: Vec<Vec<(Key, Result<String, String>)>> =
+            futures_util::stream::iter(batches.map(|b| self.run_batch(b))).buffer_unordered(self.concurrency()).collect().await;
+        for (key, result) in results.into_iter().flatten() {
+            match result {
+                Ok(t) => {
+                    done.insert(key, t);
+                }
+                Err(reason) => {
+                    failed.insert(key, reason);
                 }
             }
         }
