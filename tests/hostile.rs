@@ -428,14 +428,16 @@ fn kill_9_of_the_daemon_loses_nothing_and_pays_nothing_twice() {
     let port = free_port();
     let top = format!(
         "schedule = \"* * * * * *\"\n{}\n[server]\nlisten = \"127.0.0.1:{port}\"\n",
-        engine::translator_config(&engine_server.url("/v1"), "max_concurrency = 1\nbatch_tokens = 80")
+        engine::translator_config(&engine_server.url("/v1"), "max_concurrency = 1\nbatch_tokens = 50")
     );
     let w = Workdir::new(&config_for(&[("blog", &feeds.url("/blog"))], &top, ""));
     let mut stored_before: std::collections::HashSet<String> = Default::default();
     let mut sent_before = 0;
-    for requests in [1usize, 3, 6] {
+    let db = w.path().join("cache/polyfeed.sqlite");
+    let translated = |db: &std::path::Path| rusqlite::Connection::open(db).unwrap().query_row("SELECT count(*) FROM translations", [], |r| r.get::<_, i64>(0)).unwrap_or(0);
+    for requests in [1usize, 2, 3] {
         let daemon = Running::start(&w, "daemon", port);
-        wait_until(Duration::from_secs(30), || engine_server.seen(CHAT).len() >= sent_before + requests, "the daemon translates");
+        wait_until(Duration::from_secs(30), || engine_server.seen(CHAT).len() >= sent_before + requests || translated(&db) == 8, "the daemon translates");
         drop(daemon); // SIGKILL
         assert_consistent(&w);
         for seen in &engine_server.seen(CHAT)[sent_before..] {
@@ -448,12 +450,7 @@ fn kill_9_of_the_daemon_loses_nothing_and_pays_nothing_twice() {
         stored_before = conn.prepare("SELECT source FROM memory").unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
     }
     let daemon = Running::start(&w, "daemon", port);
-    let db = w.path().join("cache/polyfeed.sqlite");
-    wait_until(
-        Duration::from_secs(60),
-        || rusqlite::Connection::open(&db).unwrap().query_row("SELECT count(*) FROM translations", [], |r| r.get::<_, i64>(0)).unwrap() == 8,
-        "everything is translated in the end",
-    );
+    wait_until(Duration::from_secs(60), || translated(&db) == 8, "everything is translated in the end");
     assert_eq!(daemon.stop().0, 0);
     for seen in &engine_server.seen(CHAT)[sent_before..] {
         for (_, _, unit) in request_blocks(seen) {
