@@ -100,7 +100,8 @@ fn decode_entities(s: &str) -> Option<String> {
     while let Some(at) = rest.find('&') {
         out.push_str(&rest[..at]);
         rest = &rest[at..];
-        let Some(end) = rest[..rest.len().min(12)].find(';') else {
+        // ';' is ASCII: its byte position is a character boundary.
+        let Some(end) = rest.as_bytes().iter().take(12).position(|b| *b == b';') else {
             // A bare ampersand is text.
             out.push('&');
             rest = &rest[1..];
@@ -225,7 +226,7 @@ mod tests {
 
     #[test]
     fn entities_decode_without_a_parser_and_agree_with_it() {
-        for s in ["AT&amp;T &#8217;s &#x2014; caf&eacute;", "Tom &amp; Jerry&hellip; &ldquo;quoted&rdquo;", "a & b", "&#65;&#x42;"] {
+        for s in ["AT&amp;T &#8217;s &#x2014; caf&eacute;", "Tom &amp; Jerry&hellip; &ldquo;quoted&rdquo;", "a & b", "&#65;&#x42;", "&lt;中文 中文=\"中文()\"&gt;", "&中文中文中文;"] {
             let doc = scraper::Html::parse_fragment(s);
             let parsed = collapse_whitespace(&doc.root_element().text().collect::<String>());
             assert_eq!(html_to_plain(s), parsed, "{s}");

@@ -6,6 +6,8 @@ use polyfeed::translate::segment::{Layout, Options, render, segment};
 
 fuzz_target!(|data: &[u8]| {
     let html = String::from_utf8_lossy(data);
+    // The text helpers every stage leans on take any input too.
+    let _ = (polyfeed::text::html_to_plain(&html), polyfeed::text::markup_free(&html), polyfeed::text::nesting_depth(&html));
     let html = polyfeed::text::tame(&html);
     let seg = segment(&html, &Options::default());
     // Untranslated, the reassembly segments into the same units.
