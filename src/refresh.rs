@@ -104,7 +104,7 @@ async fn refresh_inner(ctx: &Context, feed: &FeedConfig, force: bool) -> Inner {
     let store = &ctx.store;
     let name = feed.name();
     let langs: Vec<&str> = feed.languages(&ctx.config).collect();
-    let state = store_call(|| store.feed_state(name)).map_err(|e| e.to_string())?;
+    let state = store.feed_state(name).map_err(|e| e.to_string())?;
     if let Some(nb) = state.not_before.filter(|nb| !force && *nb > now()) {
         let when = chrono::DateTime::from_timestamp(nb, 0).map(|d| d.to_rfc3339()).unwrap_or_default();
         return Ok((Outcome::Deferred(format!("not before {when}")), Applied::default(), None));
@@ -130,13 +130,13 @@ async fn refresh_inner(ctx: &Context, feed: &FeedConfig, force: bool) -> Inner {
 
     let Some(body) = &response.body else {
         record.result = FetchResult::NotModified;
-        store_call(|| store.record_fetch(name, feed.url(), &record, None, &langs)).map_err(|e| e.to_string())?;
+        store.record_fetch(name, feed.url(), &record, None, &langs).map_err(|e| e.to_string())?;
         return Ok((Outcome::NotModified, Applied::default(), moved_to));
     };
     // The very same body as last time: nothing to parse.
     let body_hash = crate::model::digest_bytes(body);
     if state.body_hash.as_deref() == Some(body_hash.as_str()) && response.moved_to.is_none() {
-        store_call(|| store.record_fetch(name, feed.url(), &record, None, &langs)).map_err(|e| e.to_string())?;
+        store.record_fetch(name, feed.url(), &record, None, &langs).map_err(|e| e.to_string())?;
         return Ok((Outcome::NotModified, Applied::default(), moved_to));
     }
     record.body_hash = Some(body_hash);
@@ -157,23 +157,14 @@ async fn refresh_inner(ctx: &Context, feed: &FeedConfig, force: bool) -> Inner {
     record.not_before = record.not_before.or(parsed_ttl(&parsed));
     record.meta = Some(FeedMeta { title: parsed.title.clone(), site_url: parsed.site_url.clone(), authors: parsed.authors.clone() });
 
-    let known = store_call(|| store.known_entries(name)).map_err(|e| e.to_string())?;
+    let known = store.known_entries(name).map_err(|e| e.to_string())?;
     let mut detection = detect::detect(&parsed.entries, &known, !state.has_entries, feed.backfill, &feed.filters);
     if feed.full_text {
         fill_full_text(ctx, feed, &mut detection).await;
     }
-    let applied = store_call(|| store.record_fetch(name, feed.url(), &record, Some(&detection), &langs)).map_err(|e| e.to_string())?;
+    let applied = store.record_fetch(name, feed.url(), &record, Some(&detection), &langs).map_err(|e| e.to_string())?;
     tracing::info!(new = applied.new, updated = applied.updated, queued = applied.queued, "fetched");
     Ok((Outcome::Fetched, applied, record.fetch_url))
-}
-
-/// Store calls wait on the store's lock and on the disk: meanwhile the runtime moves other
-/// feeds' work to another thread instead of idling a core.
-fn store_call<T>(f: impl FnOnce() -> T) -> T {
-    match tokio::runtime::Handle::try_current() {
-        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
-        _ => f(),
-    }
 }
 
 /// The request settings of a feed, for its own URL or one of its pages.
@@ -207,7 +198,7 @@ fn fail(ctx: &Context, feed: &FeedConfig, reason: &str, not_before: Option<i64>)
     };
     let mut record = FetchRecord::new(result);
     record.not_before = not_before;
-    store_call(|| ctx.store.record_fetch(feed.name(), feed.url(), &record, None, &[])).map_err(|e| e.to_string())?;
+    ctx.store.record_fetch(feed.name(), feed.url(), &record, None, &[]).map_err(|e| e.to_string())?;
     match not_before {
         // A server asking for time is a failure of this run, but the feed keeps its place in the schedule.
         Some(_) => Err(format!("{reason}; next fetch deferred")),

@@ -40,8 +40,16 @@ pub fn run(config_path: &Path, args: RefreshArgs) -> anyhow::Result<ExitCode> {
     // --no-translate fetches and queues only: nothing new to publish.
     if !args.no_translate {
         failed |= translate(&ctx, &rt)?;
+        let started = std::time::Instant::now();
         match crate::publish::publish(&config, ctx.store.as_ref()) {
-            Ok(r) => println!("published: {} files written, {} unchanged ({} feeds, {} posts redone)", r.written, r.unchanged, r.feeds, r.posts),
+            Ok(r) => println!(
+                "published: {} files written, {} unchanged ({} feeds, {} posts redone); {:.2} s",
+                r.written,
+                r.unchanged,
+                r.feeds,
+                r.posts,
+                started.elapsed().as_secs_f64()
+            ),
             Err(e) => {
                 println!("publishing failed: {e}; the files published before are intact");
                 failed = true;
@@ -67,15 +75,16 @@ fn translate(ctx: &Context, rt: &tokio::runtime::Runtime) -> anyhow::Result<bool
         Err(_) => return Ok(false),
     };
     let progress = progress_bar(queued, "entries");
+    let started = std::time::Instant::now();
     let report = rt.block_on(worker.run(|_, _| progress.inc(1)));
     progress.finish_and_clear();
-    print_translation(&report);
+    print_translation(&report, started.elapsed());
     Ok(report.entries_failed + report.entries_retrying > 0)
 }
 
-fn print_translation(r: &Report) {
+fn print_translation(r: &Report, took: std::time::Duration) {
     println!(
-        "translation: {} entries translated, {} failed, {} to retry; {} blocks translated in {} requests, {} from memory; {} tokens (${:.4})",
+        "translation: {} entries translated, {} failed, {} to retry; {} blocks translated in {} requests, {} from memory; {} tokens (${:.4}); {:.2} s",
         r.entries_translated,
         r.entries_failed,
         r.entries_retrying,
@@ -83,7 +92,8 @@ fn print_translation(r: &Report) {
         r.requests,
         r.cache_hits,
         r.prompt_tokens + r.completion_tokens,
-        r.cost_usd
+        r.cost_usd,
+        took.as_secs_f64()
     );
     if let Some(why) = &r.budget_stop {
         println!("translation stopped: {}", why.trim_start_matches("budget: "));

@@ -67,7 +67,7 @@ impl SqliteStore {
         }
         // NORMAL is durable against a crashed process in WAL mode; an 8 MB page cache (twice the
         // default) helps the per-feed transactions without growing the footprint much.
-        conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-8000;")?;
+        conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-8000; PRAGMA wal_autocheckpoint=8000;")?;
         let mut store = SqliteStore { conn: Mutex::new(conn) };
         store.migrate(path)?;
         Ok(store)

@@ -129,7 +129,11 @@ impl Engine {
             completion_tokens: estimate_tokens(&content) as u64,
             estimated: true,
         });
-        Ok(Reply { blocks: prompt::parse_reply(&content), usage })
+        // Reading the reply parses HTML: off the async threads.
+        let blocks = tokio::task::spawn_blocking(move || prompt::parse_reply(&content))
+            .await
+            .map_err(|e| EngineError::Malformed(format!("reading the reply failed: {e}")))?;
+        Ok(Reply { blocks, usage })
     }
 
     async fn deepl(&self, units: &[&Unit], target: &str) -> Result<Reply, EngineError> {

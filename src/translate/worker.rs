@@ -381,17 +381,23 @@ impl Worker {
                     max_ratio: self.tcfg.max_length_ratio,
                     keep: self.tcfg.keep.clone(),
                 };
-                let checked: Vec<Result<String, String>> = match checks::check_blocks(units.len(), &reply.blocks) {
-                    Ok(translations) => units
+                // Checking parses every block twice: off the async threads, so the other requests
+                // in flight are not held up while this reply is read.
+                let sources: Vec<String> = units.iter().map(|u| u.unit.html.clone()).collect();
+                let blocks = reply.blocks;
+                let checked: Vec<Result<String, String>> = tokio::task::spawn_blocking(move || match checks::check_blocks(sources.len(), &blocks) {
+                    Ok(translations) => sources
                         .iter()
                         .zip(translations)
-                        .map(|(u, t)| {
-                            let problems = checks::check_unit(&u.unit.html, &t, &options);
+                        .map(|(source, t)| {
+                            let problems = checks::check_unit(source, &t, &options);
                             if problems.is_empty() { Ok(t) } else { Err(problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("; ")) }
                         })
                         .collect(),
-                    Err(problem) => vec![Err(problem.to_string()); units.len()],
-                };
+                    Err(problem) => vec![Err(problem.to_string()); sources.len()],
+                })
+                .await
+                .unwrap_or_else(|e| vec![Err(format!("checking failed: {e}")); units.len()]);
                 let rows: Vec<MemoryRow> = units
                     .iter()
                     .zip(&checked)
@@ -408,7 +414,12 @@ impl Worker {
                         })
                     })
                     .collect();
-                if let Err(e) = self.store.memory_store(&rows, &usage) {
+                let store = self.store.clone();
+                let stored_rows = rows.clone();
+                let stored = tokio::task::spawn_blocking(move || store.memory_store(&stored_rows, &usage))
+                    .await
+                    .unwrap_or_else(|e| Err(crate::store::StoreError::Open { path: "store".into(), message: e.to_string() }));
+                if let Err(e) = stored {
                     tracing::error!(error = %e, "cannot store translations");
                     return units.iter().map(|u| (u.key(), Err(format!("store: {e}")))).collect();
                 }

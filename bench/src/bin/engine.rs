@@ -14,14 +14,24 @@ struct Stats {
     source_tokens: AtomicU64,
 }
 
+fn re(cell: &'static std::sync::OnceLock<regex::Regex>, pattern: &str) -> &'static regex::Regex {
+    cell.get_or_init(|| regex::Regex::new(pattern).unwrap())
+}
+
+fn word() -> &'static regex::Regex {
+    static W: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    re(&W, "[A-Za-z]+")
+}
+
 fn translate(html: &str) -> String {
-    let tag = regex::Regex::new(r"<[^>]*>|&#?\w+;|https?://[^\s<]+").unwrap();
+    static TAG: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let tag = re(&TAG, r"<[^>]*>|&#?\w+;|https?://[^\s<]+");
     let mut out = String::new();
     let mut last = 0;
     let mut in_code = false;
     for m in tag.find_iter(html) {
         let text = &html[last..m.start()];
-        out.push_str(&if in_code { text.to_string() } else { regex::Regex::new("[A-Za-z]+").unwrap().replace_all(text, "中文").into_owned() });
+        out.push_str(&if in_code { text.to_string() } else { word().replace_all(text, "中文").into_owned() });
         let t = m.as_str();
         if t.starts_with("<code") { in_code = true }
         if t.starts_with("</code") { in_code = false }
@@ -29,7 +39,7 @@ fn translate(html: &str) -> String {
         last = m.end();
     }
     let text = &html[last..];
-    out.push_str(&regex::Regex::new("[A-Za-z]+").unwrap().replace_all(text, "中文"));
+    out.push_str(&word().replace_all(text, "中文"));
     out
 }
 
@@ -37,7 +47,8 @@ async fn chat(State((stats, delay)): State<(Arc<Stats>, Duration)>, Json(body): 
     tokio::time::sleep(delay).await;
     let system = body["messages"][0]["content"].as_str().unwrap_or("");
     let user = body["messages"][1]["content"].as_str().unwrap_or("");
-    let block = regex::Regex::new(r#"(?s)<(\w+) data-b="(\d+)">(.*?)</(\w+)>\n"#).unwrap();
+    static BLOCK: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let block = re(&BLOCK, r#"(?s)<(\w+) data-b="(\d+)">(.*?)</(\w+)>\n"#);
     let mut content = String::new();
     let mut source = 0;
     for c in block.captures_iter(user) {
