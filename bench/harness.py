@@ -346,6 +346,10 @@ def main():
     finally:
         cleanup()
     text = report(results)
+    history = os.path.join(HERE, "HISTORY.md")
+    if os.path.exists(history):
+        with open(history) as f:
+            text += "\n" + f.read()
     with open(os.path.join(HERE, "RESULTS.md"), "w") as f:
         f.write(text)
     with open(os.path.join(WORK, "results.json"), "w") as f:
