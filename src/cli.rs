@@ -48,6 +48,36 @@ pub enum Command {
     Retry(RetryArgs),
     /// Check a translation against its original, block by block (HTML or Markdown files).
     Verify(VerifyArgs),
+    /// Models for the offline `local` engine: fetch one, list what is there.
+    Model(ModelArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ModelArgs {
+    #[command(subcommand)]
+    pub action: ModelAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelAction {
+    /// Download a model into the cache (resumes an interrupted download; checks its sha256).
+    Pull {
+        /// A name from `polyfeed model list` (default: the recommended model), or, with --url, the
+        /// name to save the file as.
+        name: Option<String>,
+        /// Fetch this URL instead of a known model's (then --sha256 is required).
+        #[arg(long, requires = "sha256")]
+        url: Option<String>,
+        /// The expected sha256 of the file, in hex.
+        #[arg(long)]
+        sha256: Option<String>,
+    },
+    /// The known models and the model files in the cache.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, clap::Args)]

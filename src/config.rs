@@ -232,6 +232,10 @@ impl Config {
                 *dir = base.join(&*dir);
             }
         }
+        let cache_dir = config.cache_dir.clone();
+        if let Some(t) = &mut config.translator {
+            t.resolve_paths(base, &cache_dir);
+        }
         Ok(config)
     }
 

@@ -4,6 +4,7 @@
 mod daemon;
 mod init;
 mod inspect;
+mod model;
 mod refresh;
 mod retry;
 mod serve;
@@ -35,6 +36,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Tokens(args) => tokens::run(&cli.config, args),
         Command::Retry(args) => retry::run(&cli.config, args),
         Command::Verify(args) => verify::run(args),
+        Command::Model(args) => model::run(&cli.config, args),
     }
 }
 
@@ -42,7 +44,20 @@ fn load_config(path: &Path) -> anyhow::Result<Config> {
     if !path.exists() {
         anyhow::bail!("no config at {} (create one with `polyfeed init`, or pass --config PATH)", path.display());
     }
-    Ok(Config::from_file(path)?)
+    let config = Config::from_file(path)?;
+    local_threads(&config);
+    Ok(config)
+}
+
+/// The local engine's `threads`, for candle, which reads them from its environment variable once.
+/// Set here, before the command starts any thread.
+fn local_threads(config: &Config) {
+    if let Some(n) = config.translator.as_ref().and_then(|t| t.local_threads())
+        && std::env::var_os("CANDLE_NUM_THREADS").is_none()
+    {
+        // SAFETY: called while the process has a single thread (before any runtime starts).
+        unsafe { std::env::set_var("CANDLE_NUM_THREADS", n.to_string()) };
+    }
 }
 
 fn open_store(config: &Config) -> anyhow::Result<Arc<SqliteStore>> {

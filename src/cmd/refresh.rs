@@ -84,12 +84,13 @@ fn translate(ctx: &Context, rt: &tokio::runtime::Runtime) -> anyhow::Result<bool
 
 fn print_translation(r: &Report, took: std::time::Duration) {
     println!(
-        "translation: {} entries translated, {} failed, {} to retry; {} blocks translated in {} requests, {} from memory; {} tokens (${:.4}); {:.2} s",
+        "translation: {} entries translated, {} failed, {} to retry; {} blocks translated in {} requests, {} rejected by the checks, {} from memory; {} tokens (${:.4}); {:.2} s",
         r.entries_translated,
         r.entries_failed,
         r.entries_retrying,
         r.units_translated,
         r.requests,
+        r.units_rejected,
         r.cache_hits,
         r.prompt_tokens + r.completion_tokens,
         r.cost_usd,

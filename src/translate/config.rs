@@ -1,6 +1,7 @@
 //! The `[translator]` table: the engine chain, glossary, checks, budgets and prices.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use toml::Spanned;
@@ -17,17 +18,40 @@ pub enum EngineKind {
     Deepl,
     /// A LibreTranslate server.
     Libretranslate,
+    /// A GGUF chat model run in-process (built with the `local` feature).
+    Local,
+}
+
+impl EngineKind {
+    /// The engine's name in config, the translation memory and the usage tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            EngineKind::Openai => "openai",
+            EngineKind::Deepl => "deepl",
+            EngineKind::Libretranslate => "libretranslate",
+            EngineKind::Local => "local",
+        }
+    }
 }
 
 /// One engine of the chain.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EngineConfig {
-    pub engine: EngineKind,
-    pub base_url: Spanned<String>,
-    /// Model name; for DeepL and LibreTranslate it only labels the translation memory.
+    pub engine: Spanned<EngineKind>,
+    /// The server's URL (all engines but `local`).
+    pub base_url: Option<Spanned<String>>,
+    /// Model name; for DeepL and LibreTranslate it only labels the translation memory; for
+    /// `local`, a model fetched with `polyfeed model pull` (when `model_path` is not set).
     #[serde(default)]
     pub model: String,
+    /// `local`: the GGUF file (relative paths are taken from the config file's directory).
+    pub model_path: Option<PathBuf>,
+    /// `local`: threads for inference (default: the physical cores).
+    pub threads: Option<usize>,
+    /// `local`: tokens of prompt and reply together, at most.
+    #[serde(default = "default_context_size")]
+    pub context_size: usize,
     /// Name of the environment variable that holds the API key. The key itself never goes in the config.
     pub api_key_env: Option<String>,
     #[serde(default = "default_temperature")]
@@ -44,14 +68,51 @@ pub struct EngineConfig {
     pub stream: bool,
 }
 
+impl EngineConfig {
+    /// Where the engine is, for messages: its URL, or its model file.
+    pub fn endpoint_name(&self) -> String {
+        match (&self.base_url, &self.model_path) {
+            (Some(url), _) => url.get_ref().clone(),
+            (None, Some(path)) => path.display().to_string(),
+            (None, None) => self.model.clone(),
+        }
+    }
+
+    /// The `local` engine's GGUF file (set by `Config::from_file`).
+    pub fn local_model_path(&self) -> PathBuf {
+        self.model_path.clone().unwrap_or_else(|| PathBuf::from(&self.model))
+    }
+}
+
+/// A `local` engine's model: a relative `model_path` is taken from the config's directory; with no
+/// `model_path`, `model` names a file fetched by `polyfeed model pull` into the cache. The model
+/// name (which keys the translation memory) defaults to the file's name.
+fn resolve_model(kind: EngineKind, model: &mut String, model_path: &mut Option<PathBuf>, base: &Path, cache_dir: &Path) {
+    if kind != EngineKind::Local {
+        return;
+    }
+    match model_path {
+        Some(p) if p.is_relative() && !base.as_os_str().is_empty() => *p = base.join(&*p),
+        Some(_) => {}
+        None => *model_path = Some(super::models::path_of(cache_dir, model)),
+    }
+    if model.is_empty() {
+        *model = model_path.as_ref().and_then(|p| p.file_stem()).map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    }
+}
+
 /// The `[translator]` table. Its engine keys describe the first engine; `[[translator.fallback]]` adds more.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TranslatorConfig {
-    pub engine: EngineKind,
-    pub base_url: Spanned<String>,
+    pub engine: Spanned<EngineKind>,
+    pub base_url: Option<Spanned<String>>,
     #[serde(default)]
     pub model: String,
+    pub model_path: Option<PathBuf>,
+    pub threads: Option<usize>,
+    #[serde(default = "default_context_size")]
+    pub context_size: usize,
     pub api_key_env: Option<String>,
     #[serde(default = "default_temperature")]
     pub temperature: f32,
@@ -108,9 +169,12 @@ impl TranslatorConfig {
     /// The engine chain, first engine first.
     pub fn engines(&self) -> Vec<EngineConfig> {
         let first = EngineConfig {
-            engine: self.engine,
+            engine: self.engine.clone(),
             base_url: self.base_url.clone(),
             model: self.model.clone(),
+            model_path: self.model_path.clone(),
+            threads: self.threads,
+            context_size: self.context_size,
             api_key_env: self.api_key_env.clone(),
             temperature: self.temperature,
             max_concurrency: self.max_concurrency,
@@ -122,6 +186,19 @@ impl TranslatorConfig {
         std::iter::once(first).chain(self.fallback.iter().cloned()).collect()
     }
 
+    /// Resolves the `local` engines' model files (see `resolve_model`).
+    pub(crate) fn resolve_paths(&mut self, base: &Path, cache_dir: &Path) {
+        resolve_model(*self.engine.get_ref(), &mut self.model, &mut self.model_path, base, cache_dir);
+        for e in &mut self.fallback {
+            resolve_model(*e.engine.get_ref(), &mut e.model, &mut e.model_path, base, cache_dir);
+        }
+    }
+
+    /// The threads the first `local` engine asks for.
+    pub fn local_threads(&self) -> Option<usize> {
+        self.engines().iter().find(|e| *e.engine.get_ref() == EngineKind::Local).and_then(|e| e.threads)
+    }
+
     /// The cost in USD of a request, from the price table (0 when the model has no price).
     pub fn cost(&self, model: &str, prompt_tokens: u64, completion_tokens: u64) -> f64 {
         self.prices
@@ -131,18 +208,44 @@ impl TranslatorConfig {
 
     pub(crate) fn validate(&self, text: &str) -> Result<(), ConfigError> {
         for engine in self.engines() {
-            let url = engine.base_url.get_ref();
-            match url::Url::parse(url) {
-                Ok(u) if matches!(u.scheme(), "http" | "https") => {}
-                _ => {
-                    return Err(invalid(text, &engine.base_url.span(), "translator.base_url", format!("{url:?} is not an http(s) URL")));
+            let at = engine.engine.span();
+            let kind = *engine.engine.get_ref();
+            match (&engine.base_url, kind) {
+                (None, EngineKind::Local) => {}
+                (Some(url), EngineKind::Local) => {
+                    return Err(invalid(text, &url.span(), "translator.base_url", "the local engine runs in-process: use model_path or model, not base_url".into()));
+                }
+                (Some(url), _) => match url::Url::parse(url.get_ref()) {
+                    Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+                    _ => {
+                        return Err(invalid(text, &url.span(), "translator.base_url", format!("{:?} is not an http(s) URL", url.get_ref())));
+                    }
+                },
+                (None, _) => {
+                    return Err(invalid(text, &at, "translator.base_url", format!("the {} engine needs a base_url", kind.name())));
                 }
             }
-            if engine.engine == EngineKind::Openai && engine.model.is_empty() {
-                return Err(invalid(text, &engine.base_url.span(), "translator.model", "an openai engine needs a model".into()));
+            if kind == EngineKind::Openai && engine.model.is_empty() {
+                return Err(invalid(text, &at, "translator.model", "an openai engine needs a model".into()));
             }
-            if engine.max_concurrency == 0 || !(engine.timeout > 0.0) {
-                return Err(invalid(text, &engine.base_url.span(), "translator", "max_concurrency and timeout must be positive".into()));
+            if kind == EngineKind::Local && engine.model.is_empty() && engine.model_path.is_none() {
+                return Err(invalid(
+                    text,
+                    &at,
+                    "translator.model_path",
+                    "the local engine needs model_path (a GGUF file) or model (a name from `polyfeed model list`)".into(),
+                ));
+            }
+            if kind != EngineKind::Local && (engine.model_path.is_some() || engine.threads.is_some()) {
+                return Err(invalid(text, &at, "translator.model_path", "model_path and threads are for the local engine only".into()));
+            }
+            if engine.max_concurrency == 0 || !(engine.timeout > 0.0) || engine.threads == Some(0) || engine.context_size < 256 {
+                return Err(invalid(
+                    text,
+                    &at,
+                    "translator",
+                    "max_concurrency, timeout and threads must be positive, context_size at least 256".into(),
+                ));
             }
         }
         for selector in &self.untranslatable {
@@ -155,11 +258,12 @@ impl TranslatorConfig {
                 ));
             }
         }
+        let at = self.engine.span();
         if self.batch_tokens < 50 {
-            return Err(invalid(text, &self.base_url.span(), "translator.batch_tokens", "must be at least 50".into()));
+            return Err(invalid(text, &at, "translator.batch_tokens", "must be at least 50".into()));
         }
         if !(self.min_length_ratio.unwrap_or(0.0) >= 0.0 && self.min_length_ratio.unwrap_or(0.0) < self.max_length_ratio.unwrap_or(f64::MAX)) {
-            return Err(invalid(text, &self.base_url.span(), "translator.min_length_ratio", "must be below max_length_ratio".into()));
+            return Err(invalid(text, &at, "translator.min_length_ratio", "must be below max_length_ratio".into()));
         }
         Ok(())
     }
@@ -173,6 +277,9 @@ fn default_max_concurrency() -> usize {
 }
 fn default_timeout() -> f64 {
     120.0
+}
+fn default_context_size() -> usize {
+    4096
 }
 fn default_batch_tokens() -> usize {
     1500

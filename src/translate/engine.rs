@@ -49,6 +49,8 @@ pub struct Unusable(pub String);
 
 pub struct Engine {
     pub config: EngineConfig,
+    /// The `local` engine's model, loaded on first use.
+    local: tokio::sync::OnceCell<std::sync::Arc<super::local::Model>>,
     client: reqwest::Client,
     key: Option<String>,
     limiter: RateLimiter,
@@ -57,14 +59,24 @@ pub struct Engine {
 }
 
 impl Engine {
-    pub fn new(config: EngineConfig) -> Result<Engine, Unusable> {
+    pub fn new(mut config: EngineConfig) -> Result<Engine, Unusable> {
         let key = match &config.api_key_env {
             Some(var) => match std::env::var(var) {
                 Ok(k) if !k.trim().is_empty() => Some(k.trim().to_string()),
-                _ => return Err(Unusable(format!("set the environment variable {var} to the API key of {}", config.base_url.get_ref()))),
+                _ => {
+                    return Err(Unusable(format!(
+                        "set the environment variable {var} to the API key of {} (no key? translate offline: `polyfeed model pull`, then engine = \"local\"; see the README)",
+                        config.endpoint_name()
+                    )));
+                }
             },
             None => None,
         };
+        if *config.engine.get_ref() == EngineKind::Local {
+            super::local::check_usable(&config.local_model_path())?;
+            // One model, one generation at a time.
+            config.max_concurrency = 1;
+        }
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs_f64(config.timeout))
             .connect_timeout(Duration::from_secs(10))
@@ -72,6 +84,7 @@ impl Engine {
             .build()
             .map_err(|e| Unusable(format!("cannot build an HTTP client: {e}")))?;
         Ok(Engine {
+            local: tokio::sync::OnceCell::new(),
             limiter: RateLimiter::new(config.requests_per_minute, config.tokens_per_minute),
             slots: Semaphore::new(config.max_concurrency),
             client,
@@ -82,15 +95,21 @@ impl Engine {
 
     /// The engine's name in the translation memory and usage tables.
     pub fn name(&self) -> &'static str {
-        match self.config.engine {
-            EngineKind::Openai => "openai",
-            EngineKind::Deepl => "deepl",
-            EngineKind::Libretranslate => "libretranslate",
-        }
+        self.config.engine.get_ref().name()
     }
 
     pub fn model(&self) -> &str {
         &self.config.model
+    }
+
+    /// Where the engine is, for messages: its URL, or its model file.
+    pub fn place(&self) -> String {
+        self.config.endpoint_name()
+    }
+
+    /// Engines that take one block per request (small local models, held to the structure).
+    pub fn one_block_per_request(&self) -> bool {
+        *self.config.engine.get_ref() == EngineKind::Local
     }
 
     /// Translates `units` into `target` in one request.
@@ -98,10 +117,11 @@ impl Engine {
         let _slot = self.slots.acquire().await.expect("never closed");
         let estimate: usize = units.iter().map(|u| estimate_tokens(&u.html)).sum::<usize>() + estimate_tokens(system);
         self.limiter.acquire(estimate.min(u32::MAX as usize) as u32).await;
-        let result = match self.config.engine {
+        let result = match self.config.engine.get_ref() {
             EngineKind::Openai => self.openai(units, system).await,
             EngineKind::Deepl => self.deepl(units, target).await,
             EngineKind::Libretranslate => self.libre(units, target).await,
+            EngineKind::Local => self.local(units, system).await,
         };
         result.map_err(|e| self.scrub(e))
     }
@@ -134,6 +154,31 @@ impl Engine {
             .await
             .map_err(|e| EngineError::Malformed(format!("reading the reply failed: {e}")))?;
         Ok(Reply { blocks, usage })
+    }
+
+    async fn local(&self, units: &[&Unit], system: &str) -> Result<Reply, EngineError> {
+        let path = self.config.local_model_path();
+        let context = self.config.context_size;
+        let model = self
+            .local
+            .get_or_try_init(|| async move {
+                tokio::task::spawn_blocking(move || super::local::Model::load(&path, context))
+                    .await
+                    .map_err(|e| EngineError::Permanent(format!("loading the model failed: {e}")))?
+                    .map_err(|e| EngineError::Permanent(e.0))
+            })
+            .await?
+            .clone();
+        let units: Vec<Unit> = units.iter().map(|u| (*u).clone()).collect();
+        let system = system.to_string();
+        let temperature = self.config.temperature;
+        let deadline = std::time::Instant::now() + Duration::from_secs_f64(self.config.timeout);
+        tokio::task::spawn_blocking(move || {
+            let refs: Vec<&Unit> = units.iter().collect();
+            model.translate(&refs, &system, temperature, deadline)
+        })
+        .await
+        .map_err(|e| EngineError::Malformed(format!("the model failed: {e}")))?
     }
 
     async fn deepl(&self, units: &[&Unit], target: &str) -> Result<Reply, EngineError> {
@@ -170,7 +215,8 @@ impl Engine {
     }
 
     fn endpoint(&self, path: &str) -> String {
-        format!("{}/{path}", self.config.base_url.get_ref().trim_end_matches('/'))
+        let base = self.config.base_url.as_ref().map_or("", |u| u.get_ref().as_str());
+        format!("{}/{path}", base.trim_end_matches('/'))
     }
 
     /// Removes the API key from an error, whatever the server echoed.

@@ -4,6 +4,8 @@ pub mod checks;
 pub mod config;
 pub mod engine;
 pub mod limits;
+pub mod local;
+pub mod models;
 pub mod prompt;
 pub mod segment;
 pub mod verify;

@@ -45,6 +45,8 @@ pub struct Report {
     /// Entries that failed this time and will be tried again later.
     pub entries_retrying: usize,
     pub units_translated: usize,
+    /// Blocks whose translation failed the faithfulness checks (each is logged with the reason).
+    pub units_rejected: usize,
     pub cache_hits: usize,
     pub requests: usize,
     pub prompt_tokens: u64,
@@ -321,8 +323,12 @@ impl Worker {
         }
     }
 
-    /// Splits units into requests under the token budget.
+    /// Splits units into requests under the token budget (one block per request when the first
+    /// engine is a small local model).
     fn batch(&self, units: Vec<Pending>) -> Vec<Vec<Pending>> {
+        if self.engines.first().is_some_and(Engine::one_block_per_request) {
+            return units.into_iter().map(|u| vec![u]).collect();
+        }
         let tokens: Vec<usize> = units.iter().map(|p| prompt::estimate_tokens(&p.unit.html)).collect();
         prompt::batches(&tokens, self.tcfg.batch_tokens).into_iter().map(|r| units[r].to_vec()).collect()
     }
@@ -337,12 +343,7 @@ impl Worker {
             .engines()
             .iter()
             .map(|e| {
-                let name = match e.engine {
-                    super::config::EngineKind::Openai => "openai",
-                    super::config::EngineKind::Deepl => "deepl",
-                    super::config::EngineKind::Libretranslate => "libretranslate",
-                };
-                (name.to_string(), e.model.clone())
+                (e.engine.get_ref().name().to_string(), e.model.clone())
             })
             .collect()
     }
@@ -369,7 +370,7 @@ impl Worker {
                     Ok(r) => r,
                     Err(e) => {
                         let permanent = matches!(e, EngineError::Permanent(_));
-                        last_error = format!("{} {} at {}: {e}", engine.name(), engine.model(), engine.config.base_url.get_ref());
+                        last_error = format!("{} {} at {}: {e}", engine.name(), engine.model(), engine.place());
                         self.mark_down(i, &last_error, permanent);
                         continue;
                     }
@@ -434,6 +435,7 @@ impl Worker {
                         Err(_) if units.len() > 1 => again.push(u.clone()),
                         Err(reason) => {
                             tracing::warn!(entry = u.entry_id, unit = %u.unit.hash, %reason, "translation rejected");
+                            self.report.lock().unwrap_or_else(|e| e.into_inner()).units_rejected += 1;
                             out.push((u.key(), Err(reason)));
                         }
                     }
