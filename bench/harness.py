@@ -346,10 +346,12 @@ def main():
     finally:
         cleanup()
     text = report(results)
-    history = os.path.join(HERE, "HISTORY.md")
-    if os.path.exists(history):
-        with open(history) as f:
-            text += "\n" + f.read()
+    # The real-model section (bench/real_models) and the before/after history ride along.
+    for extra in ("REAL_MODELS.md", "HISTORY.md"):
+        path = os.path.join(HERE, extra)
+        if os.path.exists(path):
+            with open(path) as f:
+                text += "\n" + f.read()
     with open(os.path.join(HERE, "RESULTS.md"), "w") as f:
         f.write(text)
     with open(os.path.join(WORK, "results.json"), "w") as f:

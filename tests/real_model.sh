@@ -32,11 +32,18 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 
 # wait_for URL SECONDS: until URL answers 200, or fail.
 wait_for() {
-    local url=$1 deadline=$((SECONDS + $2))
-    until curl -sf -o /dev/null "$url"; do
-        ((SECONDS < deadline)) || { echo "[real-model] $url did not come up" >&2; return 1; }
-        sleep 0.5
-    done
+    python3 - "$1" "$2" <<'PY'
+import sys, time, urllib.request
+url, deadline = sys.argv[1], time.time() + float(sys.argv[2])
+while True:
+    try:
+        urllib.request.urlopen(url, timeout=2)
+        break
+    except Exception:
+        if time.time() > deadline:
+            sys.exit(f"[real-model] {url} did not come up")
+        time.sleep(0.5)
+PY
 }
 
 # The feeds: entries cut from the real post, served by a loopback HTTP server.

@@ -7,7 +7,9 @@
 
 use std::path::Path;
 
-use super::engine::{EngineError, Reply, Unusable};
+#[cfg(not(feature = "local"))]
+use super::engine::{EngineError, Reply};
+use super::engine::Unusable;
 use super::segment::Unit;
 
 /// Tells why the engine cannot run before anything is loaded: no feature, no file, not a GGUF.
@@ -37,11 +39,26 @@ pub fn read_reply(units: &[&Unit], content: &str) -> Vec<(usize, String)> {
     let blocks = super::prompt::parse_reply(content);
     if blocks.is_empty() && units.len() == 1 {
         let text = content.trim().trim_start_matches("```html").trim_start_matches("```").trim_end_matches("```").trim();
+        let text = if units[0].html.trim_start().starts_with('<') { text.to_string() } else { unwrap_block(text) };
         if !text.is_empty() {
-            return vec![(0, crate::text::collapse_whitespace(text))];
+            return vec![(0, crate::text::collapse_whitespace(&text))];
         }
     }
     blocks
+}
+
+/// `<p>text</p>` -> `text`: the reply wrapped the block in an element of its own (without the
+/// `data-b` number). Anything else is left as it is, for the checks to judge.
+fn unwrap_block(html: &str) -> String {
+    let doc = scraper::Html::parse_fragment(html);
+    let mut children = doc.root_element().children().filter(|n| !n.value().as_text().is_some_and(|t| t.trim().is_empty()));
+    if let (Some(only), None) = (children.next(), children.next())
+        && let Some(el) = scraper::ElementRef::wrap(only)
+        && matches!(el.value().name(), "p" | "div" | "h1" | "h2" | "h3" | "h4" | "h5" | "h6" | "li" | "blockquote" | "dd" | "dt" | "figcaption")
+    {
+        return el.inner_html();
+    }
+    html.to_string()
 }
 
 #[cfg(feature = "local")]
@@ -68,7 +85,7 @@ mod imp {
     use std::sync::{Arc, Mutex, OnceLock};
     use std::time::Instant;
 
-    use candle_core::quantized::gguf_file;
+    use candle_core::quantized::{GgmlDType, QTensor, gguf_file};
     use candle_core::quantized::tokenizer::TokenizerFromGguf;
     use candle_core::{Device, Tensor};
     use candle_transformers::generation::{LogitsProcessor, Sampling};
@@ -92,6 +109,40 @@ mod imp {
         /// Tokens that end a reply (<|im_end|>, <|endoftext|>).
         stop: Vec<u32>,
         context: usize,
+    }
+
+    /// Block types candle multiplies without SIMD on the CPU. Small Qwen2 models (hidden size 896,
+    /// not a multiple of 256) carry most of their weights as Q5_0, which made the 0.5B model 10x
+    /// slower than its size suggests.
+    fn slow_on_cpu(dtype: GgmlDType) -> bool {
+        matches!(dtype, GgmlDType::Q5_0 | GgmlDType::Q5_1)
+    }
+
+    /// The model with its slow blocks requantized to Q8_0 (8 bits from 5: no precision lost), as an
+    /// in-memory GGUF to load from. Costs a few seconds and the model's size again while loading.
+    fn requantized<R: std::io::Read + std::io::Seek>(
+        content: gguf_file::Content,
+        file: &mut R,
+    ) -> candle_core::Result<(gguf_file::Content, std::io::Cursor<Vec<u8>>)> {
+        let mut tensors = Vec::with_capacity(content.tensor_infos.len());
+        for (name, info) in &content.tensor_infos {
+            let tensor = content.tensor(file, name, &Device::Cpu)?;
+            let tensor = if slow_on_cpu(info.ggml_dtype) {
+                QTensor::quantize(&tensor.dequantize(&Device::Cpu)?, GgmlDType::Q8_0)?
+            } else {
+                tensor
+            };
+            tensors.push((name.as_str(), tensor));
+        }
+        let metadata: Vec<(&str, &gguf_file::Value)> = content.metadata.iter().map(|(k, v)| (k.as_str(), v)).collect();
+        let refs: Vec<(&str, &QTensor)> = tensors.iter().map(|(n, t)| (*n, t)).collect();
+        let mut bytes = std::io::Cursor::new(Vec::new());
+        gguf_file::write(&mut bytes, &metadata, &refs)?;
+        drop(refs);
+        drop(tensors);
+        bytes.set_position(0);
+        let content = gguf_file::Content::read(&mut bytes)?;
+        Ok((content, bytes))
     }
 
     /// Models loaded by this process, by file: loaded once, kept warm.
@@ -121,7 +172,12 @@ mod imp {
                 candle_core::bail!("its architecture is {arch:?}; the local engine runs qwen2 models (Qwen2.5 instruct GGUFs)");
             }
             let tokenizer = Tokenizer::from_gguf(&content)?;
-            let weights = ModelWeights::from_gguf(content, &mut file, &Device::Cpu)?;
+            let weights = if content.tensor_infos.values().any(|t| slow_on_cpu(t.ggml_dtype)) {
+                let (content, mut bytes) = requantized(content, &mut file)?;
+                ModelWeights::from_gguf(content, &mut bytes, &Device::Cpu)?
+            } else {
+                ModelWeights::from_gguf(content, &mut file, &Device::Cpu)?
+            };
             let stop = ["<|im_end|>", "<|endoftext|>"].iter().filter_map(|t| tokenizer.token_to_id(t)).collect();
             Ok(Model { weights: Mutex::new(weights), tokenizer, stop, context })
         }
@@ -165,7 +221,9 @@ mod imp {
                 let input = Tensor::new(input, &Device::Cpu)?.unsqueeze(0)?;
                 weights.forward(&input, pos)?.squeeze(0)
             };
+            let started = Instant::now();
             let logits = step(&mut weights, &ids, 0).map_err(|e| fail(&e))?;
+            let prompt_seconds = started.elapsed().as_secs_f64();
             let mut next = sampler.sample(&logits).map_err(|e| fail(&e))?;
             let mut out = Vec::new();
             while !self.stop.contains(&next) {
@@ -180,6 +238,13 @@ mod imp {
                 next = sampler.sample(&logits).map_err(|e| fail(&e))?;
             }
             let text = self.tokenizer.decode(&out, true).map_err(|e| fail(&e))?;
+            tracing::debug!(
+                prompt_tokens = ids.len(),
+                prompt_seconds,
+                reply_tokens = out.len(),
+                reply_seconds = started.elapsed().as_secs_f64() - prompt_seconds,
+                "block generated"
+            );
             Ok((text, ids.len() as u64, out.len() as u64 + 1))
         }
     }
@@ -198,6 +263,10 @@ mod tests {
         let other = Unit::new("Bye".into(), Some("p".into()));
         assert!(read_reply(&[&unit, &other], "你好 再见").is_empty());
         assert!(read_reply(&[&unit], "  ").is_empty());
+        // A wrapper of its own is taken off; two blocks are left for the checks to refuse.
+        let title = Unit::title("Things we learned");
+        assert_eq!(read_reply(&[&title], "<p>我们学到的</p>"), [(0, "我们学到的".to_string())]);
+        assert_eq!(read_reply(&[&title], "<p>一</p><p>二</p>"), [(0, "<p>一</p><p>二</p>".to_string())]);
     }
 
     #[test]
