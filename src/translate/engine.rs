@@ -150,7 +150,11 @@ impl Engine {
             estimated: true,
         });
         // Reading the reply parses HTML: off the async threads.
-        let blocks = tokio::task::spawn_blocking(move || prompt::parse_reply(&content))
+        let single = (units.len() == 1).then(|| units[0].clone());
+        let blocks = tokio::task::spawn_blocking(move || match &single {
+            Some(unit) => prompt::read_reply(&[unit], &content),
+            None => prompt::parse_reply(&content),
+        })
             .await
             .map_err(|e| EngineError::Malformed(format!("reading the reply failed: {e}")))?;
         Ok(Reply { blocks, usage })

@@ -7,10 +7,12 @@
 
 use std::path::Path;
 
-#[cfg(not(feature = "local"))]
-use super::engine::{EngineError, Reply};
 use super::engine::Unusable;
-use super::segment::Unit;
+#[cfg(not(feature = "local"))]
+use super::{
+    engine::{EngineError, Reply},
+    segment::Unit,
+};
 
 /// Tells why the engine cannot run before anything is loaded: no feature, no file, not a GGUF.
 pub fn check_usable(path: &Path) -> Result<(), Unusable> {
@@ -31,34 +33,6 @@ pub fn check_usable(path: &Path) -> Result<(), Unusable> {
         ))),
         Err(e) => Err(Unusable(format!("cannot read the model {}: {e}", path.display()))),
     }
-}
-
-/// A reply of a single block may come back without its `data-b` wrapper (small models often drop
-/// it): the whole reply is then that block. Anything else is read as the protocol says.
-pub fn read_reply(units: &[&Unit], content: &str) -> Vec<(usize, String)> {
-    let blocks = super::prompt::parse_reply(content);
-    if blocks.is_empty() && units.len() == 1 {
-        let text = content.trim().trim_start_matches("```html").trim_start_matches("```").trim_end_matches("```").trim();
-        let text = if units[0].html.trim_start().starts_with('<') { text.to_string() } else { unwrap_block(text) };
-        if !text.is_empty() {
-            return vec![(0, crate::text::collapse_whitespace(&text))];
-        }
-    }
-    blocks
-}
-
-/// `<p>text</p>` -> `text`: the reply wrapped the block in an element of its own (without the
-/// `data-b` number). Anything else is left as it is, for the checks to judge.
-fn unwrap_block(html: &str) -> String {
-    let doc = scraper::Html::parse_fragment(html);
-    let mut children = doc.root_element().children().filter(|n| !n.value().as_text().is_some_and(|t| t.trim().is_empty()));
-    if let (Some(only), None) = (children.next(), children.next())
-        && let Some(el) = scraper::ElementRef::wrap(only)
-        && matches!(el.value().name(), "p" | "div" | "h1" | "h2" | "h3" | "h4" | "h5" | "h6" | "li" | "blockquote" | "dd" | "dt" | "figcaption")
-    {
-        return el.inner_html();
-    }
-    html.to_string()
 }
 
 #[cfg(feature = "local")]
@@ -146,7 +120,8 @@ mod imp {
     }
 
     /// Models loaded by this process, by file: loaded once, kept warm.
-    static LOADED: OnceLock<Mutex<HashMap<(PathBuf, usize), Arc<Model>>>> = OnceLock::new();
+    static LOADED: OnceLock<Mutex<Loaded>> = OnceLock::new();
+    type Loaded = HashMap<(PathBuf, usize), Arc<Model>>;
 
     impl Model {
         /// The model at `path`, loaded on first use (seconds for a 1 GB file) and shared after.
@@ -192,7 +167,7 @@ mod imp {
                 let (content, prompt_tokens, completion_tokens) = self.generate(system, &user, temperature, deadline)?;
                 usage.prompt_tokens += prompt_tokens;
                 usage.completion_tokens += completion_tokens;
-                if let Some((_, html)) = super::read_reply(&[unit], &content).into_iter().next() {
+                if let Some((_, html)) = prompt::read_reply(&[unit], &content).into_iter().next() {
                     blocks.push((i, html));
                 }
             }
@@ -253,21 +228,6 @@ mod imp {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_single_block_reply_without_its_wrapper_is_that_block() {
-        let unit = Unit::new("Hello <b>world</b>".into(), Some("p".into()));
-        assert_eq!(read_reply(&[&unit], "你好 <b>世界</b>\n"), [(0, "你好 <b>世界</b>".to_string())]);
-        assert_eq!(read_reply(&[&unit], "<p data-b=\"0\">你好 <b>世界</b></p>"), [(0, "你好 <b>世界</b>".to_string())]);
-        // Two units: the protocol only.
-        let other = Unit::new("Bye".into(), Some("p".into()));
-        assert!(read_reply(&[&unit, &other], "你好 再见").is_empty());
-        assert!(read_reply(&[&unit], "  ").is_empty());
-        // A wrapper of its own is taken off; two blocks are left for the checks to refuse.
-        let title = Unit::title("Things we learned");
-        assert_eq!(read_reply(&[&title], "<p>我们学到的</p>"), [(0, "我们学到的".to_string())]);
-        assert_eq!(read_reply(&[&title], "<p>一</p><p>二</p>"), [(0, "<p>一</p><p>二</p>".to_string())]);
-    }
 
     #[test]
     fn without_the_feature_or_the_file_the_engine_says_what_to_do() {

@@ -69,6 +69,34 @@ pub fn parse_reply(reply: &str) -> Vec<(usize, String)> {
         .collect()
 }
 
+/// A reply of a single block may come back without its `data-b` wrapper (small models often drop
+/// it): the whole reply is then that block. Anything else is read as the protocol says.
+pub fn read_reply(units: &[&Unit], content: &str) -> Vec<(usize, String)> {
+    let blocks = parse_reply(content);
+    if blocks.is_empty() && units.len() == 1 {
+        let text = content.trim().trim_start_matches("```html").trim_start_matches("```").trim_end_matches("```").trim();
+        let text = if units[0].html.trim_start().starts_with('<') { text.to_string() } else { unwrap_block(text) };
+        if !text.is_empty() {
+            return vec![(0, crate::text::collapse_whitespace(&text))];
+        }
+    }
+    blocks
+}
+
+/// `<p>text</p>` -> `text`: the reply wrapped the block in an element of its own (without the
+/// `data-b` number). Anything else is left as it is, for the checks to judge.
+fn unwrap_block(html: &str) -> String {
+    let doc = scraper::Html::parse_fragment(html);
+    let mut children = doc.root_element().children().filter(|n| !n.value().as_text().is_some_and(|t| t.trim().is_empty()));
+    if let (Some(only), None) = (children.next(), children.next())
+        && let Some(el) = scraper::ElementRef::wrap(only)
+        && matches!(el.value().name(), "p" | "div" | "h1" | "h2" | "h3" | "h4" | "h5" | "h6" | "li" | "blockquote" | "dd" | "dt" | "figcaption")
+    {
+        return el.inner_html();
+    }
+    html.to_string()
+}
+
 /// Models like to wrap HTML in a Markdown code fence.
 fn strip_fences(reply: &str) -> &str {
     let t = reply.trim();
@@ -151,6 +179,21 @@ mod tests {
         assert_eq!(parse_reply(reply), [(0, "你好 <b>世界</b>".to_string()), (1, "单元格".to_string()), (2, "A &amp; B".to_string())]);
         // Nested markers count once; stray text is ignored.
         assert_eq!(parse_reply("Sure! <div data-b=\"0\">x <span data-b=\"5\">y</span></div>"), [(0, "x <span data-b=\"5\">y</span>".to_string())]);
+    }
+
+    #[test]
+    fn a_single_block_reply_without_its_wrapper_is_that_block() {
+        let unit = Unit::new("Hello <b>world</b>".into(), Some("p".into()));
+        assert_eq!(read_reply(&[&unit], "你好 <b>世界</b>\n"), [(0, "你好 <b>世界</b>".to_string())]);
+        assert_eq!(read_reply(&[&unit], "<p data-b=\"0\">你好 <b>世界</b></p>"), [(0, "你好 <b>世界</b>".to_string())]);
+        // Two units: the protocol only.
+        let other = Unit::new("Bye".into(), Some("p".into()));
+        assert!(read_reply(&[&unit, &other], "你好 再见").is_empty());
+        assert!(read_reply(&[&unit], "  ").is_empty());
+        // A wrapper of its own is taken off; two blocks are left for the checks to refuse.
+        let title = Unit::title("Things we learned");
+        assert_eq!(read_reply(&[&title], "<p>我们学到的</p>"), [(0, "我们学到的".to_string())]);
+        assert_eq!(read_reply(&[&title], "<p>一</p><p>二</p>"), [(0, "<p>一</p><p>二</p>".to_string())]);
     }
 
     #[test]

@@ -13,7 +13,7 @@ import subprocess
 import sys
 
 name, work, polyfeed, seconds = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
-feed_file = re.search(r'url = "http://[^/]+/([^"]+)"', open(f"{work}/feeds.toml").read()).group(1)
+feed_file = re.search(r'^url = "http://[^/]+/([^"]+)"', open(f"{work}/feeds.toml").read(), re.M).group(1)
 site_blocks = json.load(open(f"{work}/../site/blocks.json"))["blocks"][feed_file]
 
 
