@@ -100,6 +100,7 @@ pub async fn run(config_path: &Path, config: Config, store: Arc<dyn Store>) -> a
     .await;
     if finished.is_err() {
         tracing::warn!(grace = ?grace, "the grace period ran out; unfinished work goes back to the queue");
+        crate::translate::local::interrupt();
     }
     // Whatever is still leased was not finished: it is picked up next time. Nothing stored is lost.
     let released = store.recover_leases()?;

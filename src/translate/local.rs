@@ -14,6 +14,15 @@ use super::{
     segment::Unit,
 };
 
+/// Set when the process is stopping and the grace period ran out: generation in progress ends at
+/// the next token (the block goes back to the queue untranslated, nothing is stored).
+static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Ends every generation in progress in this process.
+pub fn interrupt() {
+    INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
 /// Tells why the engine cannot run before anything is loaded: no feature, no file, not a GGUF.
 pub fn check_usable(path: &Path) -> Result<(), Unusable> {
     if !cfg!(feature = "local") {
@@ -205,6 +214,9 @@ mod imp {
                 out.push(next);
                 if out.len() >= budget {
                     return Err(EngineError::Malformed(format!("the reply ran past {budget} tokens (the model is looping)")));
+                }
+                if super::INTERRUPTED.load(std::sync::atomic::Ordering::Relaxed) {
+                    return Err(EngineError::Transient { message: "stopping".into(), retry_after: None });
                 }
                 if Instant::now() > deadline {
                     return Err(EngineError::Transient { message: "the model timed out".into(), retry_after: None });
