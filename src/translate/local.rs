@@ -141,6 +141,8 @@ mod imp {
             if let Some(m) = loaded.get(&key) {
                 return Ok(m.clone());
             }
+            // One model stays warm: a reload that switches models lets the old one go first.
+            loaded.clear();
             let started = Instant::now();
             let model = Arc::new(Model::read(path, context).map_err(|e| Unusable(format!("cannot load the model {}: {e}", path.display())))?);
             tracing::info!(model = %path.display(), seconds = started.elapsed().as_secs_f64(), "model loaded");
