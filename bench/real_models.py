@@ -12,13 +12,14 @@ import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
+
+from harness import free_port, wait_for
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -28,25 +29,6 @@ RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 1
 MODELS = {"0.5B": "q05.gguf", "1.5B": "q15.gguf"}
 THREADS = os.cpu_count()
 procs = []
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def wait_for(url, limit=180):
-    deadline = time.time() + limit
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            return
-        except Exception:
-            time.sleep(0.5)
-    raise SystemExit(f"{url} did not come up")
 
 
 def stop_all(*_):
@@ -116,7 +98,7 @@ def main():
                                        "--port", str(port), "-c", "4096", "-t", str(THREADS)],
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             procs.append(server)
-            wait_for(f"http://127.0.0.1:{port}/health")
+            wait_for(f"http://127.0.0.1:{port}/health", 180)
             if source_tokens is None:
                 # Exact token counts, from the models' own tokenizer (the same for both sizes).
                 def count(text):

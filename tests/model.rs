@@ -77,6 +77,10 @@ fn pull_downloads_checks_resumes_and_lists() {
     let run = w.run(&["model", "pull", "x", "--url", &url, "--sha256", "abc"]);
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("64 hex digits"), "{}", run.stderr);
+    let run = w.run(&["model", "pull", "../escape", "--url", &url, "--sha256", &sha]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("cannot name a model file"), "{}", run.stderr);
+    assert!(!w.path().join("cache/escape.gguf").exists());
     let run = w.run(&["model", "pull", "x", "--url", &url]);
     assert_ne!(run.code, 0, "--url without --sha256 is a usage error");
 

@@ -26,10 +26,10 @@ fn pull(cache_dir: &Path, name: Option<String>, url: Option<String>, sha256: Opt
             if sha256.len() != 64 || !sha256.chars().all(|c| c.is_ascii_hexdigit()) {
                 anyhow::bail!("--sha256 must be 64 hex digits");
             }
-            let file = models::path_of(cache_dir, &name).file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
-            if file.contains(['/', '\\']) || file.starts_with('.') {
+            if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
                 anyhow::bail!("{name:?} cannot name a model file");
             }
+            let file = models::path_of(cache_dir, &name).file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
             Source { url, file, sha256: sha256.to_ascii_lowercase(), size: None }
         }
         (None, Some(known)) => Source::from(known),

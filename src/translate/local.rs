@@ -134,8 +134,8 @@ mod imp {
 
     impl Model {
         /// The model at `path`, loaded on first use (seconds for a 1 GB file) and shared after.
+        /// (`Engine::new` has checked the file with `check_usable`.)
         pub fn load(path: &Path, context: usize) -> Result<Arc<Model>, Unusable> {
-            super::check_usable(path)?;
             let key = (path.to_path_buf(), context);
             let mut loaded = LOADED.get_or_init(Default::default).lock().expect("model table");
             if let Some(m) = loaded.get(&key) {

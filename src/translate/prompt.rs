@@ -74,7 +74,7 @@ pub fn parse_reply(reply: &str) -> Vec<(usize, String)> {
 pub fn read_reply(units: &[&Unit], content: &str) -> Vec<(usize, String)> {
     let blocks = parse_reply(content);
     if blocks.is_empty() && units.len() == 1 {
-        let text = content.trim().trim_start_matches("```html").trim_start_matches("```").trim_end_matches("```").trim();
+        let text = strip_fences(content);
         let text = if units[0].html.trim_start().starts_with('<') { text.to_string() } else { unwrap_block(text) };
         if !text.is_empty() {
             return vec![(0, crate::text::collapse_whitespace(&text))];
