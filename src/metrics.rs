@@ -48,6 +48,10 @@ pub struct Metrics {
     pub entries_new: AtomicU64,
     pub entries_updated: AtomicU64,
     pub units_translated: AtomicU64,
+    /// Entries translated completely.
+    pub entries_translated: AtomicU64,
+    /// Entries published with some blocks left in the original (`allow_partial`).
+    pub entries_partial: AtomicU64,
     pub prompt_tokens: AtomicU64,
     pub completion_tokens: AtomicU64,
     pub translation_failures: AtomicU64,
@@ -80,6 +84,8 @@ impl Metrics {
             let _ = writeln!(out, "polyfeed_queue_depth{{state=\"{state}\"}} {n}");
         }
         counter(&mut out, "polyfeed_units_translated_total", "Blocks translated (sent, checked and stored).", &self.units_translated);
+        counter(&mut out, "polyfeed_entries_translated_total", "Entries translated completely.", &self.entries_translated);
+        counter(&mut out, "polyfeed_entries_partial_total", "Entries published partly translated (allow_partial).", &self.entries_partial);
         counter(&mut out, "polyfeed_translation_failures_total", "Translation jobs that ended failed or to be retried.", &self.translation_failures);
         let _ = writeln!(out, "# HELP polyfeed_tokens_total Tokens spent on translation.\n# TYPE polyfeed_tokens_total counter");
         let _ = writeln!(out, "polyfeed_tokens_total{{kind=\"prompt\"}} {}", self.prompt_tokens.load(Ordering::Relaxed));

@@ -52,7 +52,7 @@ fn sent_units(engine: &Server) -> HashMap<String, usize> {
 }
 
 fn body_units(content: &str) -> Vec<Unit> {
-    segment::segment(content, &Options::new(&[], "zh-CN")).units
+    segment::segment(content, &Options::new(&[], &[], "zh-CN")).units
 }
 
 /// Every stored translation is exactly the engine's translation of its source, block by block.
@@ -72,7 +72,7 @@ fn every_block_is_translated_once_and_a_second_refresh_sends_nothing() {
     let s = setup(&sample_entries(12), "", |req, _| engine::translate(req));
     let run = s.w.run(&["refresh"]);
     assert_eq!(run.code, 0, "{run:?}");
-    assert!(run.stdout.contains("translation: 10 entries translated, 0 failed, 0 to retry"), "{}", run.stdout);
+    assert!(run.stdout.contains("translation: 10 entries translated, 0 partial, 0 failed, 0 to retry"), "{}", run.stdout);
 
     let rows = translations(&s.w);
     assert_eq!(rows.len(), 10, "the backfill: 10 newest of 12");
@@ -190,7 +190,7 @@ fn an_echoing_engine_publishes_nothing_and_reports_why() {
     let s = setup(&sample_entries(1), "", |req, _| completion(&reply_html(&request_blocks(req), |h| h.to_string()), 10, 10));
     let run = s.w.run(&["refresh"]);
     assert_eq!(run.code, 2, "{run:?}");
-    assert!(run.stdout.contains("0 entries translated, 0 failed, 1 to retry"), "{}", run.stdout);
+    assert!(run.stdout.contains("0 entries translated, 0 partial, 0 failed, 1 to retry"), "{}", run.stdout);
     assert!(translations(&s.w).is_empty(), "nothing half-done is stored as translated");
     let conn = rusqlite::Connection::open(s.w.path().join("cache/polyfeed.sqlite")).unwrap();
     let error: String = conn.query_row("SELECT last_error FROM queue", [], |r| r.get(0)).unwrap();
@@ -291,7 +291,8 @@ fn title_only_feeds_send_titles_only() {
 fn a_token_budget_stops_sending_and_titles_come_first() {
     let s = setup(&sample_entries(6), "budget_tokens_per_day = 1\nmax_concurrency = 1\nbatch_tokens = 60", |req, _| engine::translate(req));
     let run = s.w.run(&["refresh"]);
-    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(run.code, 2, "posts are due and not published: {run:?}");
+    assert!(run.stdout.contains("not published yet: 6 posts"), "{}", run.stdout);
     assert!(run.stdout.contains("translation stopped: the daily token budget (1 tokens) is spent"), "{}", run.stdout);
     let requests = s.engine.seen(CHAT);
     // One request at a time: the first reply shows the budget spent, and it was the titles'.
@@ -395,14 +396,14 @@ fn failed_entries_wait_for_retry_and_partial_entries_publish_when_allowed() {
     let s = setup(&sample_entries(2), "max_attempts = 1", handler);
     let run = s.w.run(&["refresh"]);
     assert_eq!(run.code, 2, "{run:?}");
-    assert!(run.stdout.contains("1 entries translated, 1 failed"), "{}", run.stdout);
+    assert!(run.stdout.contains("1 entries translated, 0 partial, 1 failed"), "{}", run.stdout);
     let status = s.w.feed_status("simon");
     assert_eq!(status["failed"], 1);
     assert!(status["failed_reasons"][0].as_str().unwrap().contains("not translated (the source came back)"), "{status}");
 
     // `retry` puts it back; with a fixed engine the next refresh translates it.
     let retry = s.w.run(&["retry", "--feed", "simon"]);
-    assert!(retry.stdout.starts_with("1 failed translations queued again"), "{retry:?}");
+    assert!(retry.stdout.starts_with("1 failed and 0 waiting translations queued again"), "{retry:?}");
     s.engine.route(CHAT, |req, _| engine::translate(req));
     let run = s.w.run(&["refresh"]);
     assert_eq!(run.code, 0, "{run:?}");

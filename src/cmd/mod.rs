@@ -68,6 +68,20 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
 }
 
+/// One line on a post that is due but not published: where it stands and why.
+fn describe_unpublished(u: &crate::store::Unpublished) -> String {
+    let state = match u.state.as_str() {
+        "failed" => format!("failed after {} attempts (`polyfeed retry` queues it again)", u.attempts),
+        "leased" => "being translated".to_string(),
+        _ if u.next_attempt_at > crate::model::now() => {
+            format!("waiting for a retry at {} (attempt {} done)", time(Some(u.next_attempt_at)).unwrap_or_default(), u.attempts)
+        }
+        _ => "queued".to_string(),
+    };
+    let why = u.last_error.as_deref().map(|e| format!(": {}", crate::text::truncate(e, 160))).unwrap_or_default();
+    format!("{} [{}] {:?}: {state}{why}", u.feed, u.lang, crate::text::truncate(&u.title, 60))
+}
+
 /// A Unix time as RFC 3339 in UTC, for people and JSON.
 fn time(ts: Option<i64>) -> Option<String> {
     ts.and_then(|t| chrono::DateTime::from_timestamp(t, 0)).map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))

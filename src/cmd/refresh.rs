@@ -37,7 +37,7 @@ pub fn run(config_path: &Path, args: RefreshArgs) -> anyhow::Result<ExitCode> {
     print_summary(&reports);
     let mut failed = reports.iter().any(|r| matches!(r.outcome, Outcome::Failed(_)));
 
-    // --no-translate fetches and queues only: nothing new to publish.
+    // --no-translate fetches and queues only: nothing new to publish, nothing owed yet.
     if !args.no_translate {
         failed |= translate(&ctx, &rt)?;
         let started = std::time::Instant::now();
@@ -54,6 +54,19 @@ pub fn run(config_path: &Path, args: RefreshArgs) -> anyhow::Result<ExitCode> {
                 println!("publishing failed: {e}; the files published before are intact");
                 failed = true;
             }
+        }
+        // Whatever is due and not published makes the run unfinished, whoever left it so.
+        let names: Vec<&str> = feeds.iter().map(|f| f.name()).collect();
+        let (waiting, total) = ctx.store.unpublished(&names, 10)?;
+        if total > 0 {
+            println!("not published yet: {total} posts");
+            for u in &waiting {
+                println!("  {}", super::describe_unpublished(u));
+            }
+            if total > waiting.len() as u64 {
+                println!("  ... and {} more (`polyfeed status`)", total - waiting.len() as u64);
+            }
+            failed = true;
         }
     }
     Ok(if failed { ExitCode::from(super::PARTIAL_FAILURE) } else { ExitCode::SUCCESS })
@@ -84,12 +97,14 @@ fn translate(ctx: &Context, rt: &tokio::runtime::Runtime) -> anyhow::Result<bool
 
 fn print_translation(r: &Report, took: std::time::Duration) {
     println!(
-        "translation: {} entries translated, {} failed, {} to retry; {} blocks translated in {} requests, {} rejected by the checks, {} from memory; {} tokens (${:.4}); {:.2} s",
+        "translation: {} entries translated, {} partial, {} failed, {} to retry; {} blocks translated in {} requests, {} sent again, {} rejected by the checks, {} from memory; {} tokens (${:.4}); {:.2} s",
         r.entries_translated,
+        r.entries_partial,
         r.entries_failed,
         r.entries_retrying,
         r.units_translated,
         r.requests,
+        r.units_resent,
         r.units_rejected,
         r.cache_hits,
         r.prompt_tokens + r.completion_tokens,
@@ -97,7 +112,10 @@ fn print_translation(r: &Report, took: std::time::Duration) {
         took.as_secs_f64()
     );
     if let Some(why) = &r.budget_stop {
-        println!("translation stopped: {}", why.trim_start_matches("budget: "));
+        println!("translation stopped: {why}");
+    }
+    if let Some(why) = &r.engines_down {
+        println!("translation paused, no engine available: {why}");
     }
     for p in &r.engine_problems {
         println!("engine problem: {p}");

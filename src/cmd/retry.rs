@@ -1,4 +1,5 @@
-//! `polyfeed retry`: failed translations go back on the queue.
+//! `polyfeed retry`: failed translations, and those waiting for a later retry, go back on the
+//! queue at once.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -14,7 +15,7 @@ pub fn run(config_path: &Path, args: RetryArgs) -> anyhow::Result<ExitCode> {
     }
     let _lock = CacheLock::acquire(&config.cache_dir, "retry")?;
     let store = super::open_store(&config)?;
-    let n = store.retry_failed(args.feed.as_deref())?;
-    println!("{n} failed translations queued again; run `polyfeed refresh` (or let the daemon) translate them");
+    let (failed, waiting) = store.retry_failed(args.feed.as_deref())?;
+    println!("{failed} failed and {waiting} waiting translations queued again; run `polyfeed refresh` (or let the daemon) translate them");
     Ok(ExitCode::SUCCESS)
 }

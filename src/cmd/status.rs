@@ -24,8 +24,11 @@ struct Row {
     entries: u64,
     queued: u64,
     translated: u64,
+    partial: u64,
     failed: u64,
     failed_reasons: Vec<String>,
+    /// Posts due and not published, and why (at most 20).
+    unpublished: Vec<String>,
     tokens: u64,
     cost_usd: f64,
 }
@@ -49,6 +52,10 @@ pub fn run(config_path: &Path, args: StatusArgs) -> anyhow::Result<ExitCode> {
         .collect();
     for s in summaries.into_iter().filter(|s| config.feed(&s.name).is_none()) {
         rows.push(row(s, false));
+    }
+    for r in &mut rows {
+        let (waiting, _) = store.unpublished(&[r.name.as_str()], 20)?;
+        r.unpublished = waiting.iter().map(super::describe_unpublished).collect();
     }
 
     if args.json {
@@ -77,9 +84,9 @@ pub fn run(config_path: &Path, args: StatusArgs) -> anyhow::Result<ExitCode> {
             (false, false) => "none",
         };
         println!("  validators   {validators}");
-        println!("  entries      {} known, {} queued, {} translated, {} failed", r.entries, r.queued, r.translated, r.failed);
-        for reason in &r.failed_reasons {
-            println!("    failed: {reason}");
+        println!("  entries      {} known, {} queued, {} translated, {} partial, {} failed", r.entries, r.queued, r.translated, r.partial, r.failed);
+        for line in &r.unpublished {
+            println!("    not published: {line}");
         }
         if r.tokens > 0 {
             println!("  spent        {} tokens (${:.4})", r.tokens, r.cost_usd);
@@ -111,8 +118,10 @@ fn row(s: FeedSummary, enabled: bool) -> Row {
         entries: s.entries,
         queued: s.queued,
         translated: s.translated,
+        partial: s.partial,
         failed: s.failed,
         failed_reasons: s.failures_reasons,
+        unpublished: Vec::new(),
         tokens: s.tokens,
         cost_usd: s.cost_usd,
     }

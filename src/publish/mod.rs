@@ -270,7 +270,9 @@ fn write_site(
 /// Changes when a setting that shapes the output changes: then everything is redone.
 fn settings_hash(config: &Config) -> String {
     let feeds: Vec<String> = config.feeds.iter().map(|f| format!("{}:{:?}:{:?}:{}", f.name(), f.mode, f.title_template, f.enabled)).collect();
-    let untranslatable: Vec<String> = config.translator.iter().flat_map(|t| t.untranslatable.iter().map(|s| s.get_ref().clone())).collect();
+    // What shapes segmentation (and so which blocks a stored translation covers).
+    let untranslatable: Vec<String> =
+        config.translator.iter().flat_map(|t| t.untranslatable.iter().map(|s| s.get_ref().clone()).chain(t.keep.iter().cloned())).collect();
     let publish = &config.publish;
     let shape = format!(
         "{:?}|{:?}|{:?}|{}|{}|{:?}|{:?}|{:?}|{}|{}|{}|{}",

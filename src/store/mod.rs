@@ -126,8 +126,10 @@ pub struct FeedSummary {
     pub has_last_modified: bool,
     pub entries: u64,
     pub queued: u64,
-    /// Entries with a finished translation (any language).
+    /// Entries translated completely (any language).
     pub translated: u64,
+    /// Entries published partly translated (`allow_partial`).
+    pub partial: u64,
     /// Queue rows that failed for good (until `polyfeed retry`).
     pub failed: u64,
     /// Reasons of the failed rows, newest first (at most a few).
@@ -176,8 +178,13 @@ pub trait Store: Send + Sync {
     /// Tokens spent per day since `day`, oldest first.
     fn usage_by_day(&self, day: &str) -> Result<Vec<(String, u64, f64)>>;
 
-    /// Puts failed jobs back on the queue, for one feed or all. Returns how many.
-    fn retry_failed(&self, feed: Option<&str>) -> Result<usize>;
+    /// Puts failed jobs, and jobs waiting for a later retry, back on the queue at once with fresh
+    /// attempts, for one feed or all. Returns how many of each: (failed, waiting).
+    fn retry_failed(&self, feed: Option<&str>) -> Result<(usize, usize)>;
+
+    /// Translation jobs not done (queued, waiting for a retry, leased or failed) of the entries of
+    /// `feeds` that are not filtered out, oldest first, at most `limit`; and how many there are.
+    fn unpublished(&self, feeds: &[&str], limit: usize) -> Result<(Vec<Unpublished>, u64)>;
 
     /// Queue rows by state: (queued, leased, done, failed).
     fn queue_counts(&self) -> Result<(u64, u64, u64, u64)>;
@@ -223,6 +230,21 @@ pub struct PublishItem {
     pub translated_at: i64,
     /// Grows with every translation change (see `publish_items_since`).
     pub seq: i64,
+}
+
+/// A post that is due but not published in a language: its job and why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Unpublished {
+    pub feed: String,
+    pub entry_id: i64,
+    pub title: String,
+    pub lang: String,
+    /// queued, leased or failed.
+    pub state: String,
+    pub attempts: u32,
+    /// Not tried again before this time (a retry's wait).
+    pub next_attempt_at: i64,
+    pub last_error: Option<String>,
 }
 
 /// A leased translation job: one entry version into one language.

@@ -8,7 +8,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use std::collections::HashMap;
 
 use super::{
-    Applied, FeedState, FeedSummary, FetchRecord, FetchResult, Job, JobEnd, MemoryRow, Result, Store, StoreError, StoredEntry, TranslationRow, UsageRow, FeedMeta, PublishItem,
+    Applied, FeedState, FeedSummary, FetchRecord, FetchResult, Job, JobEnd, MemoryRow, Result, Store, StoreError, StoredEntry, TranslationRow, Unpublished, UsageRow, FeedMeta, PublishItem,
 };
 use crate::detect::{Detection, Known, Verdict};
 use crate::model::{Entry, now};
@@ -340,7 +340,8 @@ impl Store for SqliteStore {
                     (SELECT count(*) FROM entries e WHERE e.feed = f.name),
                     (SELECT count(*) FROM queue q JOIN entries e ON e.id = q.entry_id
                       WHERE e.feed = f.name AND q.state IN ('queued', 'leased')),
-                    (SELECT count(DISTINCT t.entry_id) FROM translations t JOIN entries e ON e.id = t.entry_id WHERE e.feed = f.name),
+                    (SELECT count(DISTINCT t.entry_id) FROM translations t JOIN entries e ON e.id = t.entry_id WHERE e.feed = f.name AND t.complete = 1),
+                    (SELECT count(DISTINCT t.entry_id) FROM translations t JOIN entries e ON e.id = t.entry_id WHERE e.feed = f.name AND t.complete = 0),
                     (SELECT count(*) FROM queue q JOIN entries e ON e.id = q.entry_id WHERE e.feed = f.name AND q.state = 'failed'),
                     (SELECT group_concat(reason, char(10)) FROM (SELECT DISTINCT q.last_error AS reason FROM queue q JOIN entries e ON e.id = q.entry_id
                       WHERE e.feed = f.name AND q.state = 'failed' AND q.last_error IS NOT NULL LIMIT 5)),
@@ -363,10 +364,11 @@ impl Store for SqliteStore {
                 entries: r.get::<_, i64>(10)? as u64,
                 queued: r.get::<_, i64>(11)? as u64,
                 translated: r.get::<_, i64>(12)? as u64,
-                failed: r.get::<_, i64>(13)? as u64,
-                failures_reasons: r.get::<_, Option<String>>(14)?.map(|s| s.lines().map(str::to_string).collect()).unwrap_or_default(),
-                tokens: r.get::<_, i64>(15)? as u64,
-                cost_usd: r.get(16)?,
+                partial: r.get::<_, i64>(13)? as u64,
+                failed: r.get::<_, i64>(14)? as u64,
+                failures_reasons: r.get::<_, Option<String>>(15)?.map(|s| s.lines().map(str::to_string).collect()).unwrap_or_default(),
+                tokens: r.get::<_, i64>(16)? as u64,
+                cost_usd: r.get(17)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -479,12 +481,45 @@ impl Store for SqliteStore {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    fn retry_failed(&self, feed: Option<&str>) -> Result<usize> {
-        Ok(self.conn().execute(
-            "UPDATE queue SET state = 'queued', attempts = 0, next_attempt_at = 0, last_error = NULL
-             WHERE state = 'failed' AND (?1 IS NULL OR entry_id IN (SELECT id FROM entries WHERE feed = ?1))",
+    fn retry_failed(&self, feed: Option<&str>) -> Result<(usize, usize)> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        const OF_FEED: &str = "(?1 IS NULL OR entry_id IN (SELECT id FROM entries WHERE feed = ?1))";
+        let failed = tx.execute(
+            &format!("UPDATE queue SET state = 'queued', attempts = 0, next_attempt_at = 0, last_error = NULL WHERE state = 'failed' AND {OF_FEED}"),
             params![feed],
-        )?)
+        )?;
+        let waiting = tx.execute(
+            &format!("UPDATE queue SET attempts = 0, next_attempt_at = 0 WHERE state = 'queued' AND next_attempt_at > ?2 AND {OF_FEED}"),
+            params![feed, now()],
+        )?;
+        tx.commit()?;
+        Ok((failed, waiting))
+    }
+
+    fn unpublished(&self, feeds: &[&str], limit: usize) -> Result<(Vec<Unpublished>, u64)> {
+        let conn = self.conn();
+        const WHERE: &str = "FROM queue q JOIN entries e ON e.id = q.entry_id
+             WHERE q.state != 'done' AND e.filtered = 0 AND e.feed IN (SELECT value FROM json_each(?1))";
+        let feeds = serde_json::to_string(feeds).expect("strings serialize");
+        let total: i64 = conn.query_row(&format!("SELECT count(*) {WHERE}"), [&feeds], |r| r.get(0))?;
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT e.feed, e.id, e.title, q.lang, q.state, q.attempts, q.next_attempt_at, q.last_error {WHERE}
+             ORDER BY COALESCE(e.published, e.first_seen), e.id LIMIT ?2"
+        ))?;
+        let rows = stmt.query_map(params![feeds, limit as i64], |r| {
+            Ok(Unpublished {
+                feed: r.get(0)?,
+                entry_id: r.get(1)?,
+                title: r.get(2)?,
+                lang: r.get(3)?,
+                state: r.get(4)?,
+                attempts: r.get(5)?,
+                next_attempt_at: r.get(6)?,
+                last_error: r.get(7)?,
+            })
+        })?;
+        Ok((rows.collect::<rusqlite::Result<_>>()?, total as u64))
     }
 
     fn queue_counts(&self) -> Result<(u64, u64, u64, u64)> {

@@ -18,8 +18,8 @@ pub enum Problem {
     Missing,
     /// The reply has blocks no unit asked for.
     Invented(usize),
-    /// The reply's blocks are out of order.
-    Order,
+    /// The reply stops inside this block (cut off on the way).
+    Cut,
     /// The translation is empty.
     Empty,
     /// The markup differs: tag counts of the source vs the translation.
@@ -45,7 +45,7 @@ impl fmt::Display for Problem {
         match self {
             Problem::Missing => write!(f, "block missing from the reply"),
             Problem::Invented(n) => write!(f, "{n} invented block(s) in the reply"),
-            Problem::Order => write!(f, "blocks out of order"),
+            Problem::Cut => write!(f, "the reply was cut off inside this block"),
             Problem::Empty => write!(f, "empty translation"),
             Problem::Tags { source, translation } => write!(f, "markup changed: source has {source}, translation has {translation}"),
             Problem::Link { lost, added } => {
@@ -85,25 +85,20 @@ impl Default for CheckOptions {
     }
 }
 
-/// Matches reply blocks (id, html) to `n` units: Ok(translations in unit order), or the problem.
-pub fn check_blocks(n: usize, blocks: &[(usize, String)]) -> Result<Vec<String>, Problem> {
-    let invented = blocks.iter().filter(|(id, _)| *id >= n).count();
-    let mut seen = vec![false; n];
-    let mut duplicates = 0;
-    for (id, _) in blocks.iter().filter(|(id, _)| *id < n) {
-        duplicates += seen[*id] as usize;
-        seen[*id] = true;
+/// Matches reply blocks (id, html) to `n` units, each on its own: a unit's block, or why it has
+/// none usable. Blocks with numbers no unit has are invented and dropped; a number given twice is
+/// trusted for neither; when the reply was `cut`, its last block is not trusted either.
+pub fn match_blocks(n: usize, blocks: &[(usize, String)], cut: bool) -> Vec<Result<String, Problem>> {
+    let mut out: Vec<Result<String, Problem>> = vec![Err(Problem::Missing); n];
+    let mut seen = vec![0usize; n];
+    for (id, html) in blocks.iter().filter(|(id, _)| *id < n) {
+        seen[*id] += 1;
+        out[*id] = if seen[*id] > 1 { Err(Problem::Invented(seen[*id] - 1)) } else { Ok(html.clone()) };
     }
-    if invented + duplicates > 0 {
-        return Err(Problem::Invented(invented + duplicates));
+    if cut && let Some((last, _)) = blocks.last().filter(|(id, _)| *id < n) {
+        out[*last] = Err(Problem::Cut);
     }
-    if seen.iter().any(|s| !s) {
-        return Err(Problem::Missing);
-    }
-    if blocks.windows(2).any(|w| w[0].0 > w[1].0) {
-        return Err(Problem::Order);
-    }
-    Ok(blocks.iter().map(|(_, html)| html.clone()).collect())
+    out
 }
 
 /// Every problem of one translated block against its source block.
@@ -144,7 +139,8 @@ pub fn check_unit(source_html: &str, translated_html: &str, options: &CheckOptio
             problems.push(Problem::Url(url));
         }
     }
-    let words = content_words(&src.text, &options.keep);
+    // Only prose must change: inline code comes back as it went.
+    let words = content_words(&src.prose, &options.keep);
     if words >= 4 {
         if crate::text::collapse_whitespace(&tr.text) == crate::text::collapse_whitespace(&src.text) {
             problems.push(Problem::Untranslated);
@@ -179,6 +175,8 @@ fn length_bounds(source: &str, target: &str) -> (f64, f64) {
 /// What the checks compare, read off a block of HTML.
 struct Facts {
     text: String,
+    /// The text outside inline code.
+    prose: String,
     tags: BTreeMap<String, usize>,
     links: Vec<String>,
     code: Vec<String>,
@@ -198,14 +196,15 @@ impl Facts {
                     links.push(v.trim().to_string());
                 }
             }
-            if name == "code" {
+            if crate::translate::segment::CODE.contains(&name) {
                 code.push(el.text().collect::<String>());
             }
         }
         links.sort();
         links.dedup();
         let text = doc.root_element().text().collect::<String>();
-        Facts { text, tags, links, code }
+        let prose = crate::translate::segment::prose_of(doc.root_element());
+        Facts { text, prose, tags, links, code }
     }
 }
 
@@ -353,12 +352,24 @@ mod tests {
     }
 
     #[test]
-    fn reply_blocks_must_match_units() {
+    fn reply_blocks_are_matched_to_units_one_by_one() {
         let b = |ids: &[usize]| ids.iter().map(|i| (*i, format!("t{i}"))).collect::<Vec<_>>();
-        assert_eq!(check_blocks(3, &b(&[0, 1, 2])), Ok(vec!["t0".into(), "t1".into(), "t2".into()]));
-        assert_eq!(check_blocks(3, &b(&[0, 1])), Err(Problem::Missing));
-        assert_eq!(check_blocks(3, &b(&[0, 1, 2, 3])), Err(Problem::Invented(1)));
-        assert_eq!(check_blocks(3, &b(&[0, 1, 1, 2])), Err(Problem::Invented(1)));
-        assert_eq!(check_blocks(3, &b(&[0, 2, 1])), Err(Problem::Order));
+        let ok = |i: usize| Ok(format!("t{i}"));
+        assert_eq!(match_blocks(3, &b(&[0, 1, 2]), false), [ok(0), ok(1), ok(2)]);
+        assert_eq!(match_blocks(3, &b(&[0, 1]), false), [ok(0), ok(1), Err(Problem::Missing)]);
+        // An invented block is dropped; the others stand on their own checks.
+        assert_eq!(match_blocks(3, &b(&[0, 1, 2, 3]), false), [ok(0), ok(1), ok(2)]);
+        assert_eq!(match_blocks(3, &b(&[0, 1, 1, 2]), false), [ok(0), Err(Problem::Invented(1)), ok(2)]);
+        assert_eq!(match_blocks(3, &b(&[0, 2, 1]), false), [ok(0), ok(1), ok(2)]);
+        // Cut off: the last block came back only in part.
+        assert_eq!(match_blocks(3, &b(&[0, 1]), true), [ok(0), Err(Problem::Cut), Err(Problem::Missing)]);
+    }
+
+    #[test]
+    fn inline_code_need_not_change_and_must_not() {
+        let src = "Run <code>llm install llm-gemini</code> and <kbd>Enter</kbd>";
+        // Few words of prose: they may stay (a faithful engine keeps code and may keep "Run ... and").
+        assert_eq!(problems(src, src), Vec::<String>::new());
+        assert_eq!(problems(src, "运行 <code>llm install llm-gemini</code> 并按 <kbd>Return</kbd>"), ["inline code changed: \"Enter\""]);
     }
 }

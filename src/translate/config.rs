@@ -140,12 +140,20 @@ pub struct TranslatorConfig {
     /// Source tokens per request, at most.
     #[serde(default = "default_batch_tokens")]
     pub batch_tokens: usize,
-    /// Attempts per unit before it is marked failed.
+    /// Runs that try an entry before it is marked failed (until `polyfeed retry`).
     #[serde(default = "default_max_attempts")]
     pub max_attempts: u32,
+    /// Requests one block may take within one run when its replies fail the checks (the first
+    /// in a batch, the others alone); then its entry waits for the next run.
+    #[serde(default = "default_block_attempts")]
+    pub block_attempts: u32,
     /// Publish an entry whose units partly failed (the failed blocks stay in the original language).
     #[serde(default)]
     pub allow_partial: bool,
+    /// With `allow_partial`, an entry is published only when more than this share of its blocks
+    /// is translated (its title always must be).
+    #[serde(default = "default_partial_share")]
+    pub partial_share: f64,
     /// Bounds on translated length / source length, in characters (default: from the scripts
     /// involved, e.g. 0.2-1.5 for English into Chinese).
     pub min_length_ratio: Option<f64>,
@@ -166,6 +174,12 @@ pub struct Price {
 }
 
 impl TranslatorConfig {
+    /// How entries are cut into blocks for `lang`: the same for translating and publishing.
+    pub fn segment_options(&self, lang: &str) -> super::segment::Options {
+        let selectors: Vec<String> = self.untranslatable.iter().map(|s| s.get_ref().clone()).collect();
+        super::segment::Options::new(&selectors, &self.keep, lang)
+    }
+
     /// The engine chain, first engine first.
     pub fn engines(&self) -> Vec<EngineConfig> {
         let first = EngineConfig {
@@ -265,6 +279,12 @@ impl TranslatorConfig {
         if !(self.min_length_ratio.unwrap_or(0.0) >= 0.0 && self.min_length_ratio.unwrap_or(0.0) < self.max_length_ratio.unwrap_or(f64::MAX)) {
             return Err(invalid(text, &at, "translator.min_length_ratio", "must be below max_length_ratio".into()));
         }
+        if self.block_attempts == 0 || self.max_attempts == 0 {
+            return Err(invalid(text, &at, "translator.block_attempts", "block_attempts and max_attempts must be at least 1".into()));
+        }
+        if !(0.0..1.0).contains(&self.partial_share) {
+            return Err(invalid(text, &at, "translator.partial_share", "must be at least 0 and below 1".into()));
+        }
         Ok(())
     }
 }
@@ -286,4 +306,10 @@ fn default_batch_tokens() -> usize {
 }
 fn default_max_attempts() -> u32 {
     4
+}
+fn default_block_attempts() -> u32 {
+    6
+}
+fn default_partial_share() -> f64 {
+    0.5
 }

@@ -26,6 +26,8 @@ pub struct Usage {
 pub struct Reply {
     pub blocks: Vec<(usize, String)>,
     pub usage: Usage,
+    /// The reply stops inside its last block (cut off on the way): that block is not trusted.
+    pub cut: bool,
 }
 
 /// Why a request failed.
@@ -151,13 +153,16 @@ impl Engine {
         });
         // Reading the reply parses HTML: off the async threads.
         let single = (units.len() == 1).then(|| units[0].clone());
-        let blocks = tokio::task::spawn_blocking(move || match &single {
-            Some(unit) => prompt::read_reply(&[unit], &content),
-            None => prompt::parse_reply(&content),
+        let (blocks, cut) = tokio::task::spawn_blocking(move || {
+            let blocks = match &single {
+                Some(unit) => prompt::read_reply(&[unit], &content),
+                None => prompt::parse_reply(&content),
+            };
+            (blocks, prompt::reply_cut(&content))
         })
-            .await
-            .map_err(|e| EngineError::Malformed(format!("reading the reply failed: {e}")))?;
-        Ok(Reply { blocks, usage })
+        .await
+        .map_err(|e| EngineError::Malformed(format!("reading the reply failed: {e}")))?;
+        Ok(Reply { blocks, usage, cut })
     }
 
     async fn local(&self, units: &[&Unit], system: &str) -> Result<Reply, EngineError> {
@@ -240,7 +245,7 @@ fn array_reply(units: &[&Unit], texts: impl Iterator<Item = String>) -> Reply {
     let blocks: Vec<(usize, String)> = texts.enumerate().map(|(i, t)| (i, crate::text::collapse_whitespace(&t))).collect();
     let prompt_tokens = units.iter().map(|u| estimate_tokens(&u.html) as u64).sum();
     let completion_tokens = blocks.iter().map(|(_, t)| estimate_tokens(t) as u64).sum();
-    Reply { blocks, usage: Usage { prompt_tokens, completion_tokens, estimated: true } }
+    Reply { blocks, usage: Usage { prompt_tokens, completion_tokens, estimated: true }, cut: false }
 }
 
 fn transport(e: reqwest::Error) -> EngineError {

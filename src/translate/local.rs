@@ -182,7 +182,7 @@ mod imp {
                     blocks.push((i, html));
                 }
             }
-            Ok(Reply { blocks, usage })
+            Ok(Reply { blocks, usage, cut: false })
         }
 
         /// One chat turn in the model's template; greedy when `temperature` is 0.

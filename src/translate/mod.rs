@@ -1,5 +1,6 @@
 //! Translation: segmentation (pure), the engines, faithfulness checks (pure), and the queue worker.
 
+pub mod breaker;
 pub mod checks;
 pub mod config;
 pub mod engine;

@@ -69,6 +69,17 @@ pub fn parse_reply(reply: &str) -> Vec<(usize, String)> {
         .collect()
 }
 
+/// True when a reply written in blocks stops inside its last one: it does not end with a closing
+/// tag (a reply cut off on the way, whatever the server said). A reply of plain text is not judged.
+pub fn reply_cut(reply: &str) -> bool {
+    let t = strip_fences(reply).trim_end();
+    let Some(at) = t.rfind("data-b") else { return false };
+    // The element of the last block: its closing tag must end the reply.
+    let Some(lt) = t[..at].rfind('<') else { return true };
+    let name: String = t[lt + 1..].chars().take_while(char::is_ascii_alphanumeric).collect();
+    !t.to_ascii_lowercase().ends_with(&format!("</{}>", name.to_ascii_lowercase()))
+}
+
 /// A reply of a single block may come back without its `data-b` wrapper (small models often drop
 /// it): the whole reply is then that block. Anything else is read as the protocol says.
 pub fn read_reply(units: &[&Unit], content: &str) -> Vec<(usize, String)> {
@@ -168,6 +179,16 @@ pub fn language_name(tag: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reply_cut_inside_its_last_block_is_seen() {
+        assert!(!reply_cut("<p data-b=\"0\">一</p>\n<p data-b=\"1\">二</p>\n"));
+        assert!(!reply_cut("```html\n<p data-b=\"0\">一</p>\n```"));
+        assert!(reply_cut("<p data-b=\"0\">一</p>\n<p data-b=\"1\">二，还有"));
+        assert!(reply_cut("<p data-b=\"0\">一</p>\n<p data-b=\"1\">二 <a href=\"https://e.org\">链"));
+        assert!(reply_cut("<p data-b=\"0\">一 <code>x</code>"));
+        assert!(!reply_cut("只有一段文字"));
+    }
 
     #[test]
     fn user_message_numbers_blocks_and_replies_are_read_back() {

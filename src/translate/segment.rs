@@ -60,14 +60,17 @@ pub struct Segmented {
 pub struct Options {
     /// Elements copied through untranslated (besides pre, code blocks, script, style...).
     pub untranslatable: Vec<Selector>,
+    /// Terms never translated: a block whose only words are these is copied through.
+    pub keep: Vec<String>,
     /// Blocks already in this language are copied through.
     pub target: Option<whatlang::Lang>,
 }
 
 impl Options {
-    pub fn new(selectors: &[String], target_lang: &str) -> Options {
+    pub fn new(selectors: &[String], keep: &[String], target_lang: &str) -> Options {
         Options {
             untranslatable: selectors.iter().filter_map(|s| Selector::parse(s).ok()).collect(),
+            keep: keep.to_vec(),
             target: whatlang_lang(target_lang),
         }
     }
@@ -83,8 +86,11 @@ const BLOCKS: &[&str] = &[
 /// Elements never translated: copied through whole.
 const OPAQUE: &[&str] = &[
     "pre", "script", "style", "svg", "math", "textarea", "iframe", "video", "audio", "object", "embed", "canvas", "noscript", "template",
-    "select", "kbd", "samp", "var",
+    "select",
 ];
+
+/// Inline elements whose text is code, never prose: it travels inside its block, verbatim.
+pub const CODE: &[&str] = &["code", "kbd", "samp", "var", "tt"];
 
 /// Elements that cannot hold a unit of their own: their children are segmented instead.
 const CONTAINERS: &[&str] = &["ol", "ul", "dl", "table", "thead", "tbody", "tfoot", "tr", "hr"];
@@ -132,7 +138,7 @@ fn block(el: ElementRef, options: &Options, seg: &mut Segmented) {
     });
     if !has_blocks && !CONTAINERS.contains(&name) {
         let unit = Unit::new(el.inner_html(), Some(name.to_string()));
-        if should_send(&unit, options) {
+        if worth_sending(&unit, options) {
             let attrs = el.value().attrs().map(|(k, v)| (k.to_string(), v.to_string())).collect();
             seg.units.push(unit);
             seg.pieces.push(Piece::Block { tag: name.to_string(), attrs, unit: seg.units.len() - 1 });
@@ -156,7 +162,7 @@ fn flush_run(seg: &mut Segmented, run: &mut Vec<String>, options: &Options) {
     }
     let html: String = run.drain(..).collect();
     let unit = Unit::new(html.clone(), None);
-    if should_send(&unit, options) {
+    if worth_sending(&unit, options) {
         // Keep the run's surrounding whitespace outside the unit.
         let lead = &html[..html.len() - html.trim_start().len()];
         let trail = &html[html.trim_end().len()..];
@@ -173,13 +179,15 @@ fn flush_run(seg: &mut Segmented, run: &mut Vec<String>, options: &Options) {
     }
 }
 
-/// A unit is sent when it has words, is not a bare URL, and is not already in the target language.
-fn should_send(unit: &Unit, options: &Options) -> bool {
+/// Whether a unit goes to an engine: only when it has prose, words outside inline code, URLs,
+/// numbers and kept terms, not already in the target language. A block of inline code (a prompt,
+/// a command, a log line) comes back verbatim from a faithful engine: it is copied through instead.
+pub fn worth_sending(unit: &Unit, options: &Options) -> bool {
     let text = unit.text.trim();
     if !text.chars().any(char::is_alphabetic) {
         return false;
     }
-    if !text.contains(char::is_whitespace) && (text.starts_with("http://") || text.starts_with("https://") || text.starts_with("www.")) {
+    if !has_words(&prose(&unit.html), &options.keep) {
         return false;
     }
     if let Some(target) = options.target {
@@ -192,6 +200,42 @@ fn should_send(unit: &Unit, options: &Options) -> bool {
         }
     }
     true
+}
+
+/// The visible text of an HTML fragment outside inline code (code, kbd, samp, var).
+pub fn prose(html: &str) -> String {
+    if !CODE.iter().any(|c| html.contains(&format!("<{c}"))) {
+        return crate::text::html_to_plain(html);
+    }
+    let doc = Html::parse_fragment(html);
+    prose_of(doc.root_element())
+}
+
+/// The text under `root` outside inline code.
+pub fn prose_of(root: ElementRef) -> String {
+    let mut out = String::new();
+    for node in root.descendants() {
+        if let Node::Text(t) = node.value() {
+            let in_code = node.ancestors().filter_map(ElementRef::wrap).any(|a| CODE.contains(&a.value().name()));
+            if !in_code {
+                out.push_str(t);
+            }
+        }
+    }
+    collapse_whitespace(&out)
+}
+
+/// True when `text` has a word left once URLs and kept terms are set aside: a run of two or more
+/// letters, or one ideograph (CJK words can be one character long).
+pub fn has_words(text: &str, keep: &[String]) -> bool {
+    let mut rest = text.to_string();
+    for k in keep.iter().filter(|k| !k.is_empty()) {
+        rest = rest.replace(k.as_str(), " ");
+    }
+    rest.split_whitespace()
+        .filter(|w| !(w.starts_with("http://") || w.starts_with("https://") || w.starts_with("www.")))
+        .flat_map(|w| w.split(|c: char| !c.is_alphabetic()))
+        .any(|run| run.chars().count() >= 2 || run.chars().any(|c| (c as u32) >= 0x2E80))
 }
 
 fn merge_raw(pieces: &mut Vec<Piece>) {
@@ -338,6 +382,33 @@ mod tests {
     }
 
     #[test]
+    fn blocks_of_inline_code_urls_numbers_and_kept_terms_are_copied_through() {
+        // Shapes from real technical posts: a prompt, a table of log lines, a module proxy path,
+        // a DNS record, a command with its URL; and blocks that do have prose around their code.
+        let html = "<p><code>Write me a JavaScript library that renders a QR code</code></p>\
+            <table><tbody><tr><td><code>killed by OOM killer</code></td><td>3</td></tr></tbody></table>\
+            <ul><li><code>.../@v/list</code></li><li><kbd>Ctrl</kbd>+<kbd>C</kbd></li></ul>\
+            <p><code>_atproto.example.com TXT \"did=did:plc:abc123\"</code></p>\
+            <p><code>curl -sL</code> https://example.com/install.sh</p>\
+            <p>Claude 3.5 Sonnet: <samp>200 OK</samp></p>\
+            <p>Run <code>llm --help</code> to see the options.</p>\
+            <li>Press <kbd>Ctrl</kbd> twice</li>";
+        let options = Options::new(&[], &["Claude".into(), "Sonnet".into()], "zh-CN");
+        let seg = segment(html, &options);
+        let sent: Vec<&str> = seg.units.iter().map(|u| u.html.as_str()).collect();
+        assert_eq!(sent, ["Run <code>llm --help</code> to see the options.", "Press <kbd>Ctrl</kbd> twice"]);
+        // What is not sent is kept exactly as it came.
+        assert_eq!(render(&seg, &vec![None; seg.units.len()], Layout::Translated), html);
+    }
+
+    #[test]
+    fn words_are_runs_of_letters_or_one_ideograph() {
+        for (text, want) in [("2024-12-31", false), ("v1.2", false), ("https://e.org/a b", false), ("a b", false), ("to", true), ("是", true), ("MLX 3", false)] {
+            assert_eq!(has_words(text, &["MLX".into()]), want, "{text}");
+        }
+    }
+
+    #[test]
     fn nested_blocks_split_into_leaves_and_runs() {
         let html = "<ul><li>First</li><li>Second<ul><li>Nested</li></ul></li></ul><blockquote><p>Quoted</p></blockquote><div>Loose text <b>bold</b><p>Para</p>tail</div>";
         assert_eq!(units(html), ["First", "Second", "Nested", "Quoted", "Loose text <b>bold</b>", "Para", "tail"]);
@@ -351,7 +422,7 @@ mod tests {
 
     #[test]
     fn untranslatable_selectors_are_copied() {
-        let options = Options { untranslatable: vec![Selector::parse(".notranslate").unwrap()], target: None };
+        let options = Options { untranslatable: vec![Selector::parse(".notranslate").unwrap()], ..Options::default() };
         let seg = segment("<p class=\"notranslate\">Keep me</p><p>Translate me</p>", &options);
         assert_eq!(seg.units.iter().map(|u| u.html.as_str()).collect::<Vec<_>>(), ["Translate me"]);
         assert_eq!(seg.pieces[0], Piece::Raw("<p class=\"notranslate\">Keep me</p>".into()));
@@ -359,7 +430,7 @@ mod tests {
 
     #[test]
     fn blocks_already_in_the_target_language_are_not_sent() {
-        let options = Options::new(&[], "zh-CN");
+        let options = Options::new(&[], &[], "zh-CN");
         let seg = segment("<p>这是一段已经是中文的段落，不需要再翻译了。</p><p>This paragraph is in English and needs translating.</p>", &options);
         assert_eq!(seg.units.len(), 1);
         assert!(seg.units[0].text.starts_with("This paragraph"));

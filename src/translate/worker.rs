@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use chrono::Utc;
 use futures_util::StreamExt;
-use futures_util::future::BoxFuture;
 use serde::Serialize;
 
 use super::checks::{self, CheckOptions};
 use super::config::TranslatorConfig;
+use super::breaker::{Breakers, Gate};
 use super::engine::{Engine, EngineError, Unusable, Usage};
 use super::prompt::{self, PROMPT_VERSION};
 use super::segment::{self, Segmented, Unit};
@@ -25,22 +25,68 @@ use crate::store::{Job, JobEnd, MemoryRow, Store, StoredEntry, TranslationRow, U
 const CHUNK: usize = 256;
 /// How long a lease lasts before another worker may take the job.
 const LEASE_SECS: i64 = 15 * 60;
-/// Attempts per request on one engine before the next engine is tried.
+/// Attempts per request on one engine before its circuit opens (the next engine is tried).
 const ENGINE_ATTEMPTS: u32 = 3;
-/// A server asking to wait longer than this sends us to the next engine instead.
+/// A server asking to wait longer than this opens the circuit instead.
 const MAX_RETRY_WAIT: Duration = Duration::from_secs(60);
-/// How long an engine that kept failing is left alone.
-const DOWN_FOR: Duration = Duration::from_secs(60);
+/// A request waits for a paused engine at most this long; past it, the engine is down for this
+/// run and what was not sent goes back to the queue as it was.
+const MAX_PAUSE_WAIT: Duration = Duration::from_secs(10);
 
-/// Starts the reason of a unit held back by a budget: such units were not attempted.
-const BUDGET: &str = "budget: ";
-/// Starts the reason of a unit not sent because the worker is stopping.
-const STOPPED: &str = "stopped: ";
+/// Why a block was not sent.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NotSent {
+    /// A budget is spent.
+    Budget(String),
+    /// The worker is stopping.
+    Stopping,
+    /// No engine could take it (every engine down or paused for long), with why.
+    NoEngine(String),
+}
+
+impl std::fmt::Display for NotSent {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        match self {
+            NotSent::Budget(why) => write!(f, "not sent: {why}"),
+            NotSent::Stopping => write!(f, "not sent: shutting down"),
+            NotSent::NoEngine(why) => write!(f, "not sent: no engine available ({why})"),
+        }
+    }
+}
+
+/// Why a block has no translation at the end of a run.
+#[derive(Debug, Clone, PartialEq)]
+enum Miss {
+    /// Sent, and every reply failed the checks: the last reason.
+    Rejected(String),
+    /// Never sent: the entry keeps its attempts.
+    NotSent(NotSent),
+}
+
+impl std::fmt::Display for Miss {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        match self {
+            Miss::Rejected(why) => write!(f, "{why}"),
+            Miss::NotSent(why) => write!(f, "{why}"),
+        }
+    }
+}
+
+/// How one request for a batch ended.
+enum BatchEnd {
+    /// An engine replied: per unit, its checked translation or why it was rejected.
+    Replied(Vec<Result<String, String>>),
+    /// Nothing was sent.
+    NotSent(NotSent),
+}
 
 /// What a run of the worker did.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Report {
+    /// Entries translated completely.
     pub entries_translated: usize,
+    /// Entries published with some blocks in the original (`allow_partial`).
+    pub entries_partial: usize,
     pub entries_failed: usize,
     /// Entries that failed this time and will be tried again later.
     pub entries_retrying: usize,
@@ -52,8 +98,12 @@ pub struct Report {
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
     pub cost_usd: f64,
+    /// Blocks sent again in the same run after a reply failed the checks.
+    pub units_resent: usize,
     /// Set when a budget stopped the run.
     pub budget_stop: Option<String>,
+    /// Set when no engine was available: what was not sent waits in the queue.
+    pub engines_down: Option<String>,
     /// Engines that stopped working, with why.
     pub engine_problems: Vec<String>,
 }
@@ -80,13 +130,14 @@ impl Pending {
 struct Plan {
     job: Job,
     entry: StoredEntry,
-    title: Unit,
+    /// None when the title has no words to translate (it is published as it is).
+    title: Option<Unit>,
     body: Option<Segmented>,
 }
 
 impl Plan {
     fn units(&self) -> impl Iterator<Item = &Unit> {
-        std::iter::once(&self.title).chain(self.body.iter().flat_map(|s| s.units.iter()))
+        self.title.iter().chain(self.body.iter().flat_map(|s| s.units.iter()))
     }
 }
 
@@ -106,8 +157,8 @@ pub struct Worker {
     tcfg: TranslatorConfig,
     store: Arc<dyn Store>,
     engines: Vec<Engine>,
-    /// Why an engine stopped, and until when (None: for the rest of the process).
-    down: Mutex<Vec<Option<(String, Option<tokio::time::Instant>)>>>,
+    /// Each engine's circuit: transient failures pause it, a probe reopens it.
+    breakers: Breakers,
     report: Mutex<Report>,
     budget: Mutex<Budget>,
 }
@@ -131,7 +182,7 @@ impl Worker {
             tracing::warn!(reason = %r, "a fallback engine is not usable");
         }
         Ok(Worker {
-            down: Mutex::new(vec![None; engines.len()]),
+            breakers: Breakers::new(engines.len()),
             metrics,
             stopping: std::sync::atomic::AtomicBool::new(false),
             config,
@@ -154,10 +205,19 @@ impl Worker {
 
     /// Translates every due job, then returns what this worker has done so far.
     pub async fn run(&self, on_entry: impl Fn(&Job, &JobEnd)) -> Report {
-        // Budgets are judged afresh on every run (a new day, a new month).
-        self.report.lock().unwrap_or_else(|e| e.into_inner()).budget_stop = None;
+        // Budgets and engines are judged afresh on every run (a new day, an engine back).
+        {
+            let mut r = self.report.lock().unwrap_or_else(|e| e.into_inner());
+            r.budget_stop = None;
+            r.engines_down = None;
+        }
         loop {
-            if self.is_stopping() || self.report().budget_stop.is_some() {
+            if let Some(why) = self.breakers.all_down(MAX_PAUSE_WAIT) {
+                // Nothing is leased while no engine can take it.
+                self.report.lock().unwrap_or_else(|e| e.into_inner()).engines_down.get_or_insert(why);
+            }
+            let r = self.report();
+            if self.is_stopping() || r.budget_stop.is_some() || r.engines_down.is_some() {
                 break;
             }
             let jobs = match self.store.lease_jobs(CHUNK, LEASE_SECS) {
@@ -207,41 +267,71 @@ impl Worker {
         let mut bodies: std::collections::BTreeMap<String, Vec<Pending>> = Default::default();
         for plan in &plans {
             let pending = |u: &Unit| Pending { lang: plan.job.lang.clone(), unit: u.clone(), feed: plan.job.feed.clone(), entry_id: plan.job.entry_id };
-            if queued.insert((plan.job.lang.clone(), plan.title.hash.clone())) {
-                titles.push(pending(&plan.title));
+            if let Some(title) = plan.title.as_ref().filter(|t| queued.insert((plan.job.lang.clone(), t.hash.clone()))) {
+                titles.push(pending(title));
             }
             let body = plan.body.iter().flat_map(|s| s.units.iter()).filter(|u| queued.insert((plan.job.lang.clone(), u.hash.clone()))).map(pending);
             bodies.entry(plan.job.lang.clone()).or_default().extend(body);
         }
-        let mut title_batches = Vec::new();
         let mut by_lang: HashMap<String, Vec<Pending>> = HashMap::new();
         for t in titles {
             by_lang.entry(t.lang.clone()).or_default().push(t);
         }
-        for (_, group) in by_lang {
-            title_batches.extend(self.batch(group));
-        }
         // Short posts share requests: the instructions are paid once per batch, not once per post.
-        let body_batches: Vec<Vec<Pending>> = bodies.into_values().flat_map(|units| self.batch(units)).collect();
+        let mut round: Vec<Vec<Pending>> = by_lang.into_values().flat_map(|group| self.batch(group)).collect();
+        round.extend(bodies.into_values().flat_map(|units| self.batch(units)));
 
-        // One stream, titles first: they start before any body, and no round waits for the titles to end.
-        let mut failed: HashMap<Key, String> = HashMap::new();
-        let batches = title_batches.into_iter().chain(body_batches);
-        let results: Vec<Vec<(Key, Result<String, String>)>> =
-            futures_util::stream::iter(batches.map(|b| self.run_batch(b))).buffer_unordered(self.concurrency()).collect().await;
-        for (key, result) in results.into_iter().flatten() {
-            match result {
-                Ok(t) => {
-                    done.insert(key, t);
-                }
-                Err(reason) => {
-                    failed.insert(key, reason);
+        // Rounds: one stream of requests, titles first; blocks whose reply failed the checks go
+        // again alone in the next round, until they pass or have used their attempts.
+        let mut missed: HashMap<Key, Miss> = HashMap::new();
+        let mut tries: HashMap<Key, u32> = HashMap::new();
+        while !round.is_empty() {
+            let ends: Vec<(Vec<Pending>, BatchEnd)> = futures_util::stream::iter(round.into_iter().map(|batch| async move {
+                let end = self.run_batch(&batch).await;
+                (batch, end)
+            }))
+            .buffer_unordered(self.concurrency())
+            .collect()
+            .await;
+            let mut next = Vec::new();
+            for (batch, end) in ends {
+                match end {
+                    BatchEnd::Replied(results) => {
+                        for (p, result) in batch.into_iter().zip(results) {
+                            match result {
+                                Ok(t) => {
+                                    done.insert(p.key(), t);
+                                }
+                                Err(reason) => {
+                                    let n = tries.entry(p.key()).or_insert(0);
+                                    *n += 1;
+                                    if *n < self.tcfg.block_attempts && !self.is_stopping() {
+                                        self.report.lock().unwrap_or_else(|e| e.into_inner()).units_resent += 1;
+                                        next.push(vec![p]);
+                                    } else {
+                                        tracing::warn!(entry = p.entry_id, unit = %p.unit.hash, %reason, "translation rejected");
+                                        self.report.lock().unwrap_or_else(|e| e.into_inner()).units_rejected += 1;
+                                        missed.insert(p.key(), Miss::Rejected(reason));
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    BatchEnd::NotSent(why) => {
+                        if let NotSent::NoEngine(reason) = &why {
+                            self.report.lock().unwrap_or_else(|e| e.into_inner()).engines_down.get_or_insert_with(|| reason.clone());
+                        }
+                        for p in batch {
+                            missed.entry(p.key()).or_insert_with(|| Miss::NotSent(why.clone()));
+                        }
+                    }
                 }
             }
+            round = next;
         }
 
         for plan in plans {
-            let end = self.conclude(&plan, &done, &failed);
+            let end = self.conclude(&plan, &done, &missed);
             self.finish(&plan.job, end, on_entry);
         }
     }
@@ -250,14 +340,21 @@ impl Worker {
         {
             let mut r = self.report.lock().unwrap_or_else(|e| e.into_inner());
             match &end {
-                JobEnd::Done(_) => r.entries_translated += 1,
+                JobEnd::Done(row) if row.complete => r.entries_translated += 1,
+                JobEnd::Done(_) => r.entries_partial += 1,
                 JobEnd::Failed { .. } => r.entries_failed += 1,
                 JobEnd::Retry { .. } => r.entries_retrying += 1,
                 JobEnd::Release => {}
             }
         }
-        if matches!(end, JobEnd::Failed { .. } | JobEnd::Retry { .. }) {
-            self.metrics.translation_failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let counter = match &end {
+            JobEnd::Done(row) if row.complete => Some(&self.metrics.entries_translated),
+            JobEnd::Done(_) => Some(&self.metrics.entries_partial),
+            JobEnd::Failed { .. } | JobEnd::Retry { .. } => Some(&self.metrics.translation_failures),
+            JobEnd::Release => None,
+        };
+        if let Some(c) = counter {
+            c.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         if let JobEnd::Failed { reason } | JobEnd::Retry { reason, .. } = &end {
             tracing::warn!(entry = job.entry_id, lang = %job.lang, %reason, "entry not translated");
@@ -276,43 +373,45 @@ impl Worker {
             .ok_or_else(|| format!("entry {} is no longer in the store", job.entry_id))?;
         let feed = self.config.feed(&job.feed);
         let mode = feed.map_or(TranslateMode::Full, |f| f.translate);
-        let selectors: Vec<String> = self.tcfg.untranslatable.iter().map(|s| s.get_ref().clone()).collect();
-        let body = (mode == TranslateMode::Full).then(|| segment::segment(&entry.entry.content, &segment::Options::new(&selectors, &job.lang)));
-        Ok(Plan { title: Unit::title(&entry.entry.title), body, entry, job: job.clone() })
+        let options = self.tcfg.segment_options(&job.lang);
+        let body = (mode == TranslateMode::Full).then(|| segment::segment(&entry.entry.content, &options));
+        let title = Some(Unit::title(&entry.entry.title)).filter(|t| segment::worth_sending(t, &options));
+        Ok(Plan { title, body, entry, job: job.clone() })
     }
 
-    fn conclude(&self, plan: &Plan, done: &HashMap<Key, String>, failed: &HashMap<Key, String>) -> JobEnd {
+    fn conclude(&self, plan: &Plan, done: &HashMap<Key, String>, missed: &HashMap<Key, Miss>) -> JobEnd {
         let lang = &plan.job.lang;
         let get = |u: &Unit| done.get(&(lang.clone(), u.hash.clone())).cloned();
-        let title = get(&plan.title);
         let units: Vec<Option<String>> = plan.body.iter().flat_map(|s| s.units.iter()).map(get).collect();
-        let missing: Vec<String> = plan
-            .units()
-            .filter(|u| !done.contains_key(&(lang.clone(), u.hash.clone())))
-            .map(|u| {
-                let why = failed.get(&(lang.clone(), u.hash.clone())).map_or("not attempted", String::as_str);
-                format!("{:?}: {why}", crate::text::truncate(&u.text, 60))
-            })
-            .collect();
+        let missing: Vec<(&Unit, Option<&Miss>)> =
+            plan.units().filter(|u| !done.contains_key(&(lang.clone(), u.hash.clone()))).map(|u| (u, missed.get(&(lang.clone(), u.hash.clone())))).collect();
+        let total = plan.units().count();
+        let title = match &plan.title {
+            Some(t) => get(t).map(|t| crate::text::html_to_plain(&t)),
+            None => Some(plan.entry.entry.title.clone()),
+        };
         let complete = missing.is_empty();
-        if let (Some(title), true) = (&title, complete || self.tcfg.allow_partial) {
+        let share = (total - missing.len()) as f64 / total.max(1) as f64;
+        let publishable = complete || (self.tcfg.allow_partial && share > self.tcfg.partial_share);
+        if let (Some(title), true) = (title, publishable) {
             return JobEnd::Done(TranslationRow {
                 entry_id: plan.job.entry_id,
                 lang: lang.clone(),
                 version: plan.job.version,
                 title_src: plan.entry.entry.title.clone(),
-                title: crate::text::html_to_plain(title),
+                title,
                 content_src: plan.entry.entry.content.clone(),
                 units,
                 complete,
             });
         }
-        let reason = format!("{} of {} blocks untranslated: {}", missing.len(), plan.units().count(), missing.join("; "));
-        let attempted = plan
-            .units()
-            .any(|u| failed.get(&(lang.clone(), u.hash.clone())).is_some_and(|why| !why.starts_with(BUDGET) && !why.starts_with(STOPPED)));
-        if !attempted {
-            // Nothing was tried (a budget stop): the job goes back as it was.
+        let why: Vec<String> = missing
+            .iter()
+            .map(|(u, miss)| format!("{:?}: {}", crate::text::truncate(&u.text, 60), miss.map_or("not attempted".to_string(), Miss::to_string)))
+            .collect();
+        let reason = format!("{} of {total} blocks untranslated: {}", missing.len(), why.join("; "));
+        if !missing.iter().any(|(_, miss)| matches!(miss, Some(Miss::Rejected(_)))) {
+            // Nothing of it was judged (a budget, a shutdown, no engine): back to the queue as it was.
             return JobEnd::Release;
         }
         if plan.job.attempts + 1 >= self.tcfg.max_attempts {
@@ -339,117 +438,133 @@ impl Worker {
 
     /// (engine, model) of every configured engine, usable or not: their memory is free to reuse.
     fn memory_keys(&self) -> Vec<(String, String)> {
-        self.tcfg
-            .engines()
-            .iter()
-            .map(|e| {
-                (e.engine.get_ref().name().to_string(), e.model.clone())
-            })
-            .collect()
+        self.tcfg.engines().iter().map(|e| (e.engine.get_ref().name().to_string(), e.model.clone())).collect()
     }
 
-    /// Sends one batch down the engine chain; failing blocks of a batch are retried one by one.
-    fn run_batch(&self, units: Vec<Pending>) -> BoxFuture<'_, Vec<(Key, Result<String, String>)>> {
-        Box::pin(async move {
+    /// The first engine of the chain that may take a request now; waits while engines are paused
+    /// briefly or probed. Err when none will be available soon.
+    async fn pick_engine(&self) -> Result<usize, NotSent> {
+        loop {
             if self.is_stopping() {
-                return units.iter().map(|u| (u.key(), Err(format!("{STOPPED}shutting down")))).collect();
+                return Err(NotSent::Stopping);
             }
-            let lang = units[0].lang.clone();
-            let system = prompt::system_message(&lang, &self.tcfg.glossary, &self.tcfg.keep);
-            let refs: Vec<&Unit> = units.iter().map(|p| &p.unit).collect();
-            let mut last_error = String::from("no engine");
-            for (i, engine) in self.engines.iter().enumerate() {
-                if let Some(why) = self.is_down(i) {
-                    last_error = why;
-                    continue;
-                }
-                if let Some(why) = self.over_budget(&units) {
-                    return units.iter().map(|u| (u.key(), Err(why.clone()))).collect();
-                }
-                let reply = match self.call(engine, &refs, &lang, &system).await {
-                    Ok(r) => r,
-                    Err(e) => {
-                        let permanent = matches!(e, EngineError::Permanent(_));
-                        last_error = format!("{} {} at {}: {e}", engine.name(), engine.model(), engine.place());
-                        self.mark_down(i, &last_error, permanent);
-                        continue;
+            let mut soonest: Option<tokio::time::Instant> = None;
+            let mut probing = false;
+            let mut reasons = Vec::new();
+            for i in 0..self.engines.len() {
+                match self.breakers.enter(i) {
+                    Gate::Go => return Ok(i),
+                    Gate::WaitUntil(t, why) => {
+                        soonest = Some(soonest.map_or(t, |s| s.min(t)));
+                        reasons.push(why);
                     }
-                };
-                let usage = self.account(engine, &units, reply.usage);
-                let options = CheckOptions {
-                    target_lang: lang.clone(),
-                    min_ratio: self.tcfg.min_length_ratio,
-                    max_ratio: self.tcfg.max_length_ratio,
-                    keep: self.tcfg.keep.clone(),
-                };
-                // Checking parses every block twice: off the async threads, so the other requests
-                // in flight are not held up while this reply is read.
-                let sources: Vec<String> = units.iter().map(|u| u.unit.html.clone()).collect();
-                let blocks = reply.blocks;
-                let checked: Vec<Result<String, String>> = tokio::task::spawn_blocking(move || match checks::check_blocks(sources.len(), &blocks) {
-                    Ok(translations) => sources
-                        .iter()
-                        .zip(translations)
-                        .map(|(source, t)| {
-                            let problems = checks::check_unit(source, &t, &options);
-                            if problems.is_empty() { Ok(t) } else { Err(problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("; ")) }
-                        })
-                        .collect(),
-                    Err(problem) => vec![Err(problem.to_string()); sources.len()],
-                })
-                .await
-                .unwrap_or_else(|e| vec![Err(format!("checking failed: {e}")); units.len()]);
-                let rows: Vec<MemoryRow> = units
-                    .iter()
-                    .zip(&checked)
-                    .filter_map(|(u, r)| {
-                        let t = r.as_ref().ok()?;
-                        Some(MemoryRow {
-                            hash: u.unit.hash.clone(),
-                            lang: lang.clone(),
-                            engine: engine.name().to_string(),
-                            model: engine.model().to_string(),
-                            prompt_version: PROMPT_VERSION,
-                            source: u.unit.html.clone(),
-                            translation: t.clone(),
-                        })
-                    })
-                    .collect();
-                let store = self.store.clone();
-                let stored_rows = rows.clone();
-                let stored = tokio::task::spawn_blocking(move || store.memory_store(&stored_rows, &usage))
-                    .await
-                    .unwrap_or_else(|e| Err(crate::store::StoreError::Open { path: "store".into(), message: e.to_string() }));
-                if let Err(e) = stored {
-                    tracing::error!(error = %e, "cannot store translations");
-                    return units.iter().map(|u| (u.key(), Err(format!("store: {e}")))).collect();
+                    Gate::WaitProbe(why) => {
+                        probing = true;
+                        reasons.push(why);
+                    }
+                    Gate::Down(why) => reasons.push(why),
                 }
-                self.report.lock().unwrap_or_else(|e| e.into_inner()).units_translated += rows.len();
-                self.metrics.units_translated.fetch_add(rows.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            }
+            let soon = soonest.is_some_and(|t| t.saturating_duration_since(tokio::time::Instant::now()) <= MAX_PAUSE_WAIT);
+            if !probing && !soon {
+                return Err(NotSent::NoEngine(reasons.join("; ")));
+            }
+            self.breakers.wait(soonest.filter(|_| soon)).await;
+        }
+    }
 
-                let mut out = Vec::new();
-                let mut again = Vec::new();
-                for (u, r) in units.iter().zip(checked) {
-                    match r {
-                        Ok(t) => out.push((u.key(), Ok(t))),
-                        Err(_) if units.len() > 1 => again.push(u.clone()),
-                        Err(reason) => {
-                            tracing::warn!(entry = u.entry_id, unit = %u.unit.hash, %reason, "translation rejected");
-                            self.report.lock().unwrap_or_else(|e| e.into_inner()).units_rejected += 1;
-                            out.push((u.key(), Err(reason)));
-                        }
+    /// Sends one batch to the first available engine of the chain and checks every block of the
+    /// reply. Engine failures never reach the units: they pause the engine, and the batch goes to
+    /// the next engine or waits for a probe.
+    async fn run_batch(&self, units: &[Pending]) -> BatchEnd {
+        let lang = units[0].lang.clone();
+        let system = prompt::system_message(&lang, &self.tcfg.glossary, &self.tcfg.keep);
+        let refs: Vec<&Unit> = units.iter().map(|p| &p.unit).collect();
+        let (engine, reply) = loop {
+            let i = match self.pick_engine().await {
+                Ok(i) => i,
+                Err(why) => return BatchEnd::NotSent(why),
+            };
+            if let Some(why) = self.over_budget(units) {
+                // The probe (if this was one) was not sent: the circuit stays as it was found.
+                self.breakers.released(i);
+                return BatchEnd::NotSent(NotSent::Budget(why));
+            }
+            let engine = &self.engines[i];
+            match self.call(engine, &refs, &lang, &system).await {
+                Ok(reply) => {
+                    self.breakers.succeeded(i);
+                    break (engine, reply);
+                }
+                Err(e) => {
+                    let permanent = matches!(e, EngineError::Permanent(_));
+                    let why = format!("{} {} at {}: {e}", engine.name(), engine.model(), engine.place());
+                    let circuit = self.breakers.failed(i, &why, permanent);
+                    tracing::warn!(reason = %why, ?circuit, "translation engine paused");
+                    let mut r = self.report.lock().unwrap_or_else(|e| e.into_inner());
+                    if !r.engine_problems.iter().any(|p| *p == why) {
+                        r.engine_problems.push(why);
                     }
                 }
-                if !again.is_empty() {
-                    tracing::info!(blocks = again.len(), of = units.len(), "batch failed its checks; retrying block by block");
-                    let retried = futures_util::future::join_all(again.into_iter().map(|u| self.run_batch(vec![u]))).await;
-                    out.extend(retried.into_iter().flatten());
-                }
-                return out;
             }
-            let reason = format!("no engine available ({last_error})");
-            units.iter().map(|u| (u.key(), Err(reason.clone()))).collect()
+        };
+        let usage = self.account(engine, units, reply.usage);
+        let options = CheckOptions {
+            target_lang: lang.clone(),
+            min_ratio: self.tcfg.min_length_ratio,
+            max_ratio: self.tcfg.max_length_ratio,
+            keep: self.tcfg.keep.clone(),
+        };
+        // Checking parses every block twice: off the async threads, so the other requests in
+        // flight are not held up while this reply is read.
+        let sources: Vec<String> = units.iter().map(|u| u.unit.html.clone()).collect();
+        let blocks = reply.blocks;
+        let cut = reply.cut;
+        let n = units.len();
+        let checked: Vec<Result<String, String>> = tokio::task::spawn_blocking(move || {
+            checks::match_blocks(n, &blocks, cut)
+                .into_iter()
+                .zip(&sources)
+                .map(|(block, source)| {
+                    let t = block.map_err(|p| p.to_string())?;
+                    let problems = checks::check_unit(source, &t, &options);
+                    if problems.is_empty() { Ok(t) } else { Err(problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("; ")) }
+                })
+                .collect()
         })
+        .await
+        .unwrap_or_else(|e| vec![Err(format!("checking failed: {e}")); n]);
+        let rows: Vec<MemoryRow> = units
+            .iter()
+            .zip(&checked)
+            .filter_map(|(u, r)| {
+                let t = r.as_ref().ok()?;
+                Some(MemoryRow {
+                    hash: u.unit.hash.clone(),
+                    lang: lang.clone(),
+                    engine: engine.name().to_string(),
+                    model: engine.model().to_string(),
+                    prompt_version: PROMPT_VERSION,
+                    source: u.unit.html.clone(),
+                    translation: t.clone(),
+                })
+            })
+            .collect();
+        let store = self.store.clone();
+        let stored_rows = rows.clone();
+        let stored = tokio::task::spawn_blocking(move || store.memory_store(&stored_rows, &usage))
+            .await
+            .unwrap_or_else(|e| Err(crate::store::StoreError::Open { path: "store".into(), message: e.to_string() }));
+        if let Err(e) = stored {
+            tracing::error!(error = %e, "cannot store translations");
+            return BatchEnd::Replied(vec![Err(format!("store: {e}")); n]);
+        }
+        self.report.lock().unwrap_or_else(|e| e.into_inner()).units_translated += rows.len();
+        self.metrics.units_translated.fetch_add(rows.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        if checked.iter().any(Result::is_err) && n > 1 {
+            tracing::info!(blocks = checked.iter().filter(|r| r.is_err()).count(), of = n, "blocks of a batch failed their checks; they go again alone");
+        }
+        BatchEnd::Replied(checked)
     }
 
     /// One request with retries on transient and malformed replies.
@@ -470,33 +585,11 @@ impl Worker {
                 EngineError::Transient { retry_after: Some(d), .. } => *d,
                 _ => backoff(attempt - 1, Duration::from_millis(500), Duration::from_secs(30), rand::random::<f64>()),
             };
-            if attempt >= ENGINE_ATTEMPTS || wait > MAX_RETRY_WAIT {
+            if attempt >= ENGINE_ATTEMPTS || wait > MAX_RETRY_WAIT || self.is_stopping() {
                 return Err(error);
             }
             tracing::info!(engine = engine.name(), attempt, error = %error, ?wait, "retrying translation request");
             tokio::time::sleep(wait).await;
-        }
-    }
-
-    fn is_down(&self, i: usize) -> Option<String> {
-        let mut down = self.down.lock().unwrap_or_else(|e| e.into_inner());
-        match &down[i] {
-            Some((_, Some(until))) if tokio::time::Instant::now() >= *until => {
-                down[i] = None;
-                None
-            }
-            Some((why, _)) => Some(why.clone()),
-            None => None,
-        }
-    }
-
-    fn mark_down(&self, i: usize, why: &str, permanent: bool) {
-        tracing::warn!(reason = %why, permanent, "translation engine stopped");
-        let until = (!permanent).then(|| tokio::time::Instant::now() + DOWN_FOR);
-        self.down.lock().unwrap_or_else(|e| e.into_inner())[i] = Some((why.to_string(), until));
-        let mut r = self.report.lock().unwrap_or_else(|e| e.into_inner());
-        if !r.engine_problems.iter().any(|p| p == why) {
-            r.engine_problems.push(why.to_string());
         }
     }
 
@@ -573,10 +666,10 @@ impl Worker {
         }
         let mut global = None;
         if let Some(limit) = self.tcfg.budget_tokens_per_day.filter(|l| b.tokens_today >= *l) {
-            global = Some(format!("{BUDGET}the daily token budget ({limit} tokens) is spent"));
+            global = Some(format!("the daily token budget ({limit} tokens) is spent"));
         }
         if let Some(limit) = self.tcfg.budget_usd_per_month.filter(|l| b.usd_month >= *l) {
-            global = Some(format!("{BUDGET}the monthly budget (${limit:.2}) is spent"));
+            global = Some(format!("the monthly budget (${limit:.2}) is spent"));
         }
         if let Some(why) = &global {
             let mut r = self.report.lock().unwrap_or_else(|e| e.into_inner());
@@ -596,10 +689,10 @@ impl Worker {
             }
             let (tokens, usd) = b.feeds[&u.feed];
             if let Some(limit) = feed.budget_tokens_per_day.filter(|l| tokens >= *l) {
-                stop = Some(format!("{BUDGET}the daily token budget of feed {} ({limit} tokens) is spent", u.feed));
+                stop = Some(format!("the daily token budget of feed {} ({limit} tokens) is spent", u.feed));
             }
             if let Some(limit) = feed.budget_usd_per_month.filter(|l| usd >= *l) {
-                stop = Some(format!("{BUDGET}the monthly budget of feed {} (${limit:.2}) is spent", u.feed));
+                stop = Some(format!("the monthly budget of feed {} (${limit:.2}) is spent", u.feed));
             }
         }
         stop

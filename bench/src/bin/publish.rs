@@ -35,7 +35,7 @@ fn ingest(store: &SqliteStore, feed: usize, entries: &[Entry]) {
     store.record_fetch(&name, &format!("http://127.0.0.1/{name}"), &FetchRecord::new(FetchResult::Ok), Some(&d), &["zh-CN"]).unwrap();
     for job in store.lease_jobs(100_000, 3600).unwrap() {
         let e = store.entry(job.entry_id).unwrap().unwrap();
-        let seg = segment(&e.entry.content, &Options::new(&[], "zh-CN"));
+        let seg = segment(&e.entry.content, &Options::new(&[], &[], "zh-CN"));
         let units = seg.units.iter().map(|u| Some(format!("译：{}", u.html))).collect();
         let row = TranslationRow {
             entry_id: job.entry_id,
