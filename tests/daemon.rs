@@ -261,6 +261,12 @@ fn private_feeds_need_a_token_or_basic_credentials() {
     assert_eq!(server.stop().0, 0);
 }
 
+/// Headless Chromium, when it is installed.
+fn chromium(test: &str) -> Option<()> {
+    let found = Command::new("chromium").arg("--version").output().ok().filter(|o| o.status.success()).map(|_| ());
+    common::external(found, "Debian's chromium (apt-get install chromium)", test)
+}
+
 /// Renders a page in headless Chromium and returns the DOM it built.
 fn chromium_dom(url: &str) -> String {
     let profile = tempfile::tempdir().unwrap();
@@ -286,6 +292,7 @@ fn chromium_dom(url: &str) -> String {
 
 #[test]
 fn a_real_browser_renders_the_index_the_reading_page_and_the_status_page() {
+    let Some(()) = chromium("a_real_browser_renders_the_index_the_reading_page_and_the_status_page") else { return };
     let (w, port, _feeds, _engine) = published();
     let daemon = Running::start(&w, "daemon", port);
     let index = chromium_dom(&daemon.url("/"));

@@ -1,0 +1,287 @@
+//! Every post arrives: real code-heavy posts, a flaky engine, an engine that is down, posts that
+//! wait for a retry, partial translations and wordless titles. The real binary against feed and
+//! engine servers on 127.0.0.1.
+
+mod common;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use common::engine::{self, CHAT, completion, fake_translate, reply_html, request_blocks};
+use common::{AtomEntry, Reply, Server, Workdir, atom_feed, config_for, corpus_dir, sample_entries};
+use polyfeed::translate::segment::{self, Options};
+
+const ATOM: &str = "application/atom+xml; charset=utf-8";
+
+/// (entry count, complete translations, partial translations) in the store.
+fn counts(w: &Workdir) -> (i64, i64, i64) {
+    let conn = rusqlite::Connection::open(w.path().join("cache/polyfeed.sqlite")).unwrap();
+    let q = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
+    (q("SELECT count(*) FROM entries"), q("SELECT count(*) FROM translations WHERE complete = 1"), q("SELECT count(*) FROM translations WHERE complete = 0"))
+}
+
+/// Every stored translation is the good engine's translation of its source, block by block:
+/// nothing invented, cut or echoed got in.
+fn assert_stored_faithfully(w: &Workdir) {
+    let conn = rusqlite::Connection::open(w.path().join("cache/polyfeed.sqlite")).unwrap();
+    let mut stmt = conn.prepare("SELECT title_src, title, content_src, units FROM translations").unwrap();
+    let rows: Vec<(String, String, String, String)> = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).unwrap().map(Result::unwrap).collect();
+    assert!(!rows.is_empty());
+    // A block of fewer than four words may come back as it went (names, "Claude 3.5 Sonnet"): the
+    // checks accept that, so an echo of one is the one thing allowed besides the translation.
+    let short = |text: &str| text.split(|c: char| !c.is_alphabetic()).filter(|w| w.chars().count() >= 2).count() < 4;
+    for (title_src, title, content, units) in rows {
+        let translated = polyfeed::text::html_to_plain(&fake_translate(&polyfeed::text::escape_html(&title_src)));
+        assert!(title == translated || title == title_src && short(&title_src), "title {title:?} of {title_src:?}");
+        let units: Vec<Option<String>> = serde_json::from_str(&units).unwrap();
+        let source = segment::segment(&content, &Options::new(&[], &[], "zh-CN")).units;
+        assert_eq!(units.len(), source.len(), "{title_src}");
+        for (u, t) in source.iter().zip(&units) {
+            let t = t.as_deref().unwrap_or_else(|| panic!("unit {:?} of {title_src:?} untranslated", u.html));
+            assert!(t == fake_translate(&u.html) || t == u.html && short(&segment::prose(&u.html)), "unit {:?} stored as {t:?}", u.html);
+        }
+    }
+}
+
+/// The W3C feed validator's documentation pages that hold inline code (real technical prose:
+/// lists and tables of `<code>` values, element names in sentences) as the entries of an Atom feed.
+fn validator_docs_feed(corpus: &std::path::Path) -> String {
+    let mut paths: Vec<std::path::PathBuf> = ["error", "warning"]
+        .iter()
+        .flat_map(|d| std::fs::read_dir(corpus.join("suites/w3c-feedvalidator/docs-xml").join(d)).unwrap().map(|e| e.unwrap().path()))
+        .collect();
+    paths.sort();
+    let mut entries = Vec::new();
+    for path in paths {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let Some(start) = text.find("<div xmlns") else { continue };
+        let Some(end) = text.rfind("</div>") else { continue };
+        let html = text[start..end + 6].to_string();
+        if html.matches("<code>").count() < 3 {
+            continue;
+        }
+        let name = path.file_stem().unwrap().to_string_lossy().to_string();
+        entries.push(AtomEntry { day: 1 + (entries.len() as u32 % 28), slug: name.to_lowercase(), title: format!("Validator message: {name}"), html, tags: vec![] });
+    }
+    atom_feed(&entries, true)
+}
+
+#[test]
+fn code_heavy_real_posts_are_published_whole() {
+    let Some(corpus) = corpus_dir("code_heavy_real_posts_are_published_whole") else { return };
+    let dir = corpus.join("feeds/feedjira-sample-feeds/spec/sample_feeds");
+    let feeds = Server::start();
+    let mut bodies: Vec<Vec<u8>> = ["SamRuby.xml", "TrotterCashionHome.xml", "GiantRobotsSmashingIntoOtherGiantRobots.xml"].iter().map(|n| std::fs::read(dir.join(n)).unwrap()).collect();
+    bodies.push(validator_docs_feed(&corpus).into_bytes());
+    let mut config_feeds = Vec::new();
+    let mut code_only = 0;
+    for (i, body) in bodies.into_iter().enumerate() {
+        let parsed = polyfeed::parse::parse(&body, "http://127.0.0.1/", None).unwrap();
+        // The test means something only if these real posts have blocks made of inline code alone.
+        for e in &parsed.entries {
+            let doc = scraper::Html::parse_fragment(&e.content);
+            let blocks = scraper::Selector::parse("p, li, td, th").unwrap();
+            code_only += doc
+                .select(&blocks)
+                .filter(|b| b.inner_html().contains("<code") && !segment::has_words(&segment::prose(&b.inner_html()), &[]) && b.text().any(|t| t.chars().any(char::is_alphabetic)))
+                .count();
+        }
+        let path = format!("/f{i}");
+        feeds.route(&path, move |_, _| Reply::new(200, "application/xml", body.clone()));
+        config_feeds.push((format!("real{i}"), feeds.url(&path)));
+    }
+    assert!(code_only >= 20, "the real posts have blocks of inline code alone: {code_only}");
+
+    let engine_server = Server::start();
+    engine_server.route(CHAT, |req, _| engine::translate(req));
+    let refs: Vec<(&str, &str)> = config_feeds.iter().map(|(n, u)| (n.as_str(), u.as_str())).collect();
+    let w = Workdir::new(&config_for(&refs, &engine::translator_config(&engine_server.url("/v1"), ""), "backfill = 100"));
+    let run = w.run(&["refresh"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let (entries, complete, partial) = counts(&w);
+    assert!(entries > 60, "{entries}");
+    assert_eq!((complete, partial), (entries, 0), "every real post is published whole: {}", run.stdout);
+    assert_stored_faithfully(&w);
+    // Nothing without prose went to the engine: code is code.
+    for seen in engine_server.seen(CHAT) {
+        for (_, _, html) in request_blocks(&seen) {
+            assert!(segment::has_words(&segment::prose(&html), &[]), "sent a block with no prose: {html}");
+        }
+    }
+}
+
+/// A deterministic stream of numbers in 0..10, shared by the requests of one engine.
+fn next_roll(state: &AtomicU64) -> u64 {
+    // splitmix64
+    let mut z = state.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::SeqCst).wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    (z ^ (z >> 31)) % 100
+}
+
+/// An engine that answers 10% each of 429, 500, replies cut off on the way, replies with an
+/// invented block, and the source echoed back; otherwise it translates well.
+fn flaky(seed: u64) -> impl Fn(&common::Seen, usize) -> Reply + Send + Sync + 'static {
+    let state = AtomicU64::new(seed);
+    move |req, _| {
+        let roll = next_roll(&state);
+        let blocks = request_blocks(req);
+        let good = reply_html(&blocks, fake_translate);
+        match roll / 10 {
+            0 => Reply::status(429).header("retry-after", "0"),
+            1 => Reply::status(500),
+            2 => {
+                // Cut somewhere between a third and nine tenths of the reply, on a character boundary.
+                let mut at = good.len() * (30 + (roll as usize % 10) * 6) / 100;
+                while !good.is_char_boundary(at) {
+                    at -= 1;
+                }
+                completion(&good[..at], 100, 100)
+            }
+            3 => completion(&format!("{good}<p data-b=\"{}\">发明的段落：原文没有这一段。</p>\n", blocks.len()), 100, 100),
+            4 => completion(&reply_html(&blocks, |h| h.to_string()), 100, 100),
+            _ => completion(&good, 100, 100),
+        }
+    }
+}
+
+#[test]
+fn a_flaky_engine_cannot_hold_posts_back() {
+    let feeds = Server::start();
+    feeds.feed("/feed", ATOM, &atom_feed(&sample_entries(59), false), "\"v1\"");
+    let engine_server = Server::start();
+    engine_server.route(CHAT, flaky(7));
+    let w = Workdir::new(&config_for(&[("simon", &feeds.url("/feed"))], &engine::translator_config(&engine_server.url("/v1"), ""), "backfill = 100"));
+
+    let run = w.run(&["refresh"]);
+    let (entries, complete, partial) = counts(&w);
+    assert_eq!((entries, partial), (59, 0));
+    assert!(complete * 100 >= 59 * 95, "one refresh publishes at least 95% of the posts: {complete} of 59\n{}", run.stdout);
+    assert_eq!(run.code, if complete == 59 { 0 } else { 2 }, "{run:?}");
+    assert_stored_faithfully(&w);
+
+    // What is left goes with `retry` and one more refresh.
+    let retry = w.run(&["retry"]);
+    assert_eq!(retry.code, 0, "{retry:?}");
+    let run = w.run(&["refresh"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(counts(&w).1, 59);
+    assert_stored_faithfully(&w);
+    // The published feed carries nothing invented or echoed.
+    let published = std::fs::read_to_string(w.path().join("output/simon/zh-CN/feed.json")).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&published).unwrap();
+    assert!(!doc["items"].as_array().unwrap().is_empty());
+    assert!(!published.contains("发明的段落"), "an invented block was published");
+}
+
+#[test]
+fn an_engine_that_is_down_keeps_posts_waiting_with_their_attempts() {
+    let feeds = Server::start();
+    feeds.feed("/feed", ATOM, &atom_feed(&sample_entries(3), false), "\"v1\"");
+    let engine_server = Server::start();
+    engine_server.route(CHAT, |_, _| Reply::status(503));
+    let w = Workdir::new(&config_for(&[("simon", &feeds.url("/feed"))], &engine::translator_config(&engine_server.url("/v1"), ""), ""));
+    let run = w.run(&["refresh"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stdout.contains("translation paused, no engine available"), "{}", run.stdout);
+    assert!(run.stdout.contains("not published yet: 3 posts"), "{}", run.stdout);
+    // The engine was probed again after pausing, and the posts lost no attempt.
+    let requests = engine_server.seen(CHAT).len();
+    assert!(requests > 3, "probed again within the run: {requests} requests");
+    let conn = rusqlite::Connection::open(w.path().join("cache/polyfeed.sqlite")).unwrap();
+    let (queued, attempts): (i64, i64) = conn.query_row("SELECT count(*), sum(attempts) FROM queue WHERE state = 'queued'", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    assert_eq!((queued, attempts), (3, 0));
+
+    // Back up: the next refresh publishes everything.
+    engine_server.route(CHAT, |req, _| engine::translate(req));
+    let run = w.run(&["refresh"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(counts(&w).1, 3);
+}
+
+#[test]
+fn a_post_waiting_for_a_retry_keeps_refresh_unfinished_until_it_is_published() {
+    // One block is echoed back every time: its post waits for a later retry.
+    let echo_via = |req: &common::Seen, _: usize| {
+        completion(&reply_html(&request_blocks(req), |h| if h.starts_with("Via ") { h.to_string() } else { fake_translate(h) }), 10, 10)
+    };
+    let feeds = Server::start();
+    feeds.feed("/feed", ATOM, &atom_feed(&sample_entries(2), false), "\"v1\"");
+    let engine_server = Server::start();
+    engine_server.route(CHAT, echo_via);
+    let w = Workdir::new(&config_for(&[("simon", &feeds.url("/feed"))], &engine::translator_config(&engine_server.url("/v1"), ""), ""));
+    assert_eq!(w.run(&["refresh"]).code, 2);
+
+    // The second refresh has nothing due to send, but a post is still unpublished: not a success.
+    let run = w.run(&["refresh"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stdout.contains("not published yet: 1 posts"), "{}", run.stdout);
+    assert!(run.stdout.contains("waiting for a retry at"), "{}", run.stdout);
+    let status = w.feed_status("simon");
+    let line = status["unpublished"][0].as_str().unwrap();
+    assert!(line.contains("A useful tool, number 1") && line.contains("not translated (the source came back)"), "{status}");
+
+    // `retry` puts the waiting post back at once; with a good engine it is published.
+    let retry = w.run(&["retry"]);
+    assert!(retry.stdout.starts_with("0 failed and 1 waiting translations queued again"), "{retry:?}");
+    engine_server.route(CHAT, |req, _| engine::translate(req));
+    let run = w.run(&["refresh"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(!run.stdout.contains("not published yet"), "{}", run.stdout);
+    assert_eq!(w.feed_status("simon")["unpublished"], serde_json::json!([]));
+}
+
+#[test]
+fn partial_posts_need_more_than_the_share_and_are_counted_apart() {
+    // The "Via" paragraph is echoed back every time: 2 of the entry's 3 blocks are translated.
+    let only_titles_and_via = |req: &common::Seen, _: usize| {
+        completion(&reply_html(&request_blocks(req), |h| if h.starts_with("Via ") { h.to_string() } else { fake_translate(h) }), 10, 10)
+    };
+    let entries = vec![AtomEntry {
+        day: 1,
+        slug: "tool".into(),
+        title: "A useful tool".into(),
+        html: "<p><strong><a href=\"https://example.com/tool\">A useful tool for everyone</a></strong></p><p>Via <a href=\"https://news.ycombinator.com/\">Hacker News</a>, where it was discussed at length.</p>".into(),
+        tags: vec![],
+    }];
+    for (share, published) in [("0.5", true), ("0.6", true), ("0.7", false)] {
+        let feeds = Server::start();
+        feeds.feed("/feed", ATOM, &atom_feed(&entries, false), "\"v1\"");
+        let engine_server = Server::start();
+        engine_server.route(CHAT, only_titles_and_via);
+        let extra = format!("allow_partial = true\npartial_share = {share}\nblock_attempts = 2");
+        let w = Workdir::new(&config_for(&[("simon", &feeds.url("/feed"))], &engine::translator_config(&engine_server.url("/v1"), &extra), ""));
+        let run = w.run(&["refresh"]);
+        // Title and first paragraph translated, the second not: 2 of 3 blocks.
+        let (_, complete, partial) = counts(&w);
+        assert_eq!((complete, partial), (0, i64::from(published)), "share {share}: {}", run.stdout);
+        if published {
+            assert_eq!(run.code, 0, "{run:?}");
+            assert!(run.stdout.contains("0 entries translated, 1 partial"), "{}", run.stdout);
+            let status = w.feed_status("simon");
+            assert_eq!((status["translated"].as_u64(), status["partial"].as_u64()), (Some(0), Some(1)), "{status}");
+        } else {
+            assert_eq!(run.code, 2, "{run:?}");
+        }
+    }
+}
+
+#[test]
+fn wordless_titles_and_blocks_are_never_sent() {
+    let entries = vec![AtomEntry {
+        day: 2,
+        slug: "n".into(),
+        title: "2026".into(),
+        html: "<p>A short note about the year ahead of us.</p><p>42</p><p><code>llm -m gpt-4o 'hello'</code></p>".into(),
+        tags: vec![],
+    }];
+    let feeds = Server::start();
+    feeds.feed("/feed", ATOM, &atom_feed(&entries, false), "\"v1\"");
+    let engine_server = Server::start();
+    engine_server.route(CHAT, |req, _| engine::translate(req));
+    let w = Workdir::new(&config_for(&[("simon", &feeds.url("/feed"))], &engine::translator_config(&engine_server.url("/v1"), ""), ""));
+    let run = w.run(&["refresh"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let sent: Vec<String> = engine_server.seen(CHAT).iter().flat_map(|s| request_blocks(s).into_iter().map(|b| b.2)).collect();
+    assert_eq!(sent, ["A short note about the year ahead of us."]);
+    assert_stored_faithfully(&w);
+}
