@@ -24,7 +24,7 @@ RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 FEEDS = int(os.environ.get("BENCH_FEEDS", "1000"))
 CONCURRENCY = 16
 CORPUS = os.environ.get("POLYFEED_CORPUS") or next(
-    (p for p in [os.path.join(ROOT, "..", "shared", "corpus"), "/work/shared/corpus"] if os.path.isdir(os.path.join(p, "feeds"))), None
+    (p for p in [os.path.join(ROOT, "..", "shared", "corpus")] if os.path.isdir(os.path.join(p, "feeds"))), None
 )
 opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 children = []
