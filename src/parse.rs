@@ -43,7 +43,7 @@ pub fn parse(body: &[u8], url: &str, content_type: Option<&str>) -> Result<Parse
     }
     let transcoded = transcode_by_header(body, content_type).or_else(|| transcode_alias(body));
     let body = transcoded.as_deref().unwrap_or(body);
-    let upgraded = upgrade_atom03(body);
+    let upgraded = upgrade_atom03(body).or_else(|| json_feed_variants(body));
     let body = upgraded.as_deref().unwrap_or(body);
 
     let feed = match parse_with_feed_rs(body, url) {
@@ -54,7 +54,8 @@ pub fn parse(body: &[u8], url: &str, content_type: Option<&str>) -> Result<Parse
             None => return Err(first),
         },
     };
-    let mut parsed = normalize(feed, url);
+    let bases = content_bases(body, url);
+    let mut parsed = normalize(feed, url, bases.as_deref());
     if parsed.entries.is_empty() {
         let items = count_items(body);
         if items > 0 {
@@ -85,14 +86,45 @@ fn parse_with_feed_rs(body: &[u8], url: &str) -> Result<feed_rs::model::Feed> {
         })
 }
 
-fn normalize(feed: feed_rs::model::Feed, url: &str) -> ParsedFeed {
+/// The xml:base in scope of each entry's content, in document order (None for an entry without
+/// one), when the document uses xml:base at all; feed-rs resolves links with it but not content.
+fn content_bases(body: &[u8], url: &str) -> Option<Vec<Option<url::Url>>> {
+    const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
+    body.windows(8).position(|w| w == b"xml:base")?;
+    // The strict parser refuses characters XML forbids; feed-rs read past them, so must this.
+    let text = text::xml_safe(std::str::from_utf8(body).ok()?);
+    let doc = roxmltree::Document::parse(&text).ok()?;
+    let feed_url = url::Url::parse(url).ok()?;
+    let entries = doc.descendants().filter(|n| n.is_element() && matches!(n.tag_name().name(), "entry" | "item"));
+    Some(
+        entries
+            .map(|entry| {
+                let content = entry
+                    .children()
+                    .filter(|c| c.is_element())
+                    .find(|c| matches!(c.tag_name().name(), "content" | "encoded"))
+                    .or_else(|| entry.children().find(|c| c.is_element() && matches!(c.tag_name().name(), "summary" | "description")))
+                    .unwrap_or(entry);
+                let chain: Vec<&str> = content.ancestors().filter_map(|n| n.attribute((XML_NS, "base"))).collect();
+                if chain.is_empty() {
+                    return None;
+                }
+                chain.iter().rev().try_fold(feed_url.clone(), |base, b| base.join(b.trim()).ok())
+            })
+            .collect(),
+    )
+}
+
+fn normalize(feed: feed_rs::model::Feed, url: &str, bases: Option<&[Option<url::Url>]>) -> ParsedFeed {
     let site_url = feed
         .links
         .iter()
         .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
         .map(|l| absolute(&l.href, url));
     let authors: Vec<String> = feed.authors.iter().map(|p| p.name.as_deref().unwrap_or("").trim().to_string()).filter(|n| !n.is_empty()).collect();
-    let entries = feed.entries.into_iter().map(|e| normalize_entry(e, url)).collect();
+    // Bases line up with entries only when both readings saw the same entries.
+    let bases = bases.filter(|b| b.len() == feed.entries.len());
+    let entries = feed.entries.into_iter().enumerate().map(|(i, e)| normalize_entry(e, url, bases.and_then(|b| b[i].as_ref()))).collect();
     ParsedFeed {
         title: feed.title.map(|t| text_of(&t)).unwrap_or_default(),
         site_url,
@@ -102,7 +134,9 @@ fn normalize(feed: feed_rs::model::Feed, url: &str) -> ParsedFeed {
     }
 }
 
-fn normalize_entry(e: feed_rs::model::Entry, feed_url: &str) -> Entry {
+/// One entry in polyfeed's terms. URLs in its content are made absolute against its xml:base,
+/// else its link, else the feed's URL: what a reader resolves them against.
+fn normalize_entry(e: feed_rs::model::Entry, feed_url: &str, xml_base: Option<&url::Url>) -> Entry {
     let link = e
         .links
         .iter()
@@ -113,12 +147,20 @@ fn normalize_entry(e: feed_rs::model::Entry, feed_url: &str) -> Entry {
     let content = e
         .content
         .as_ref()
-        .and_then(|c| c.body.clone())
-        .filter(|b| !b.trim().is_empty())
+        .and_then(|c| {
+            let body = c.body.as_deref().filter(|b| !b.trim().is_empty())?;
+            // Text content (a JSON Feed's content_text) is text, not markup.
+            Some(if c.content_type.subty().as_str() == "plain" { plain_to_html(body) } else { body.to_string() })
+        })
         .or_else(|| e.summary.as_ref().map(|s| text_as_html(s)))
         .or_else(|| e.media.iter().find_map(|m| m.description.as_ref().map(text_as_html)))
-        .map(|c| text::tame(&c).into_owned())
+        .map(|c| text::xml_safe(&text::tame(&c)).into_owned())
         .unwrap_or_default();
+    let base = xml_base.cloned().or_else(|| link.as_deref().and_then(|l| url::Url::parse(l).ok())).or_else(|| url::Url::parse(feed_url).ok());
+    let content = match &base {
+        Some(base) => text::absolute_urls(&content, base).into_owned(),
+        None => content,
+    };
     let mut categories: Vec<String> = Vec::new();
     for c in &e.categories {
         let term = c.label.as_deref().filter(|l| !l.trim().is_empty()).unwrap_or(&c.term).trim().to_string();
@@ -136,8 +178,8 @@ fn normalize_entry(e: feed_rs::model::Entry, feed_url: &str) -> Entry {
         link,
         title,
         content,
-        authors: e.authors.iter().map(|p| p.name.as_deref().unwrap_or("").trim().to_string()).filter(|n| !n.is_empty()).collect(),
-        categories,
+        authors: e.authors.iter().map(|p| text::xml_safe(p.name.as_deref().unwrap_or("").trim()).into_owned()).filter(|n| !n.is_empty()).collect(),
+        categories: categories.iter().map(|c| text::xml_safe(c).into_owned()).collect(),
         published,
         updated,
     }
@@ -155,27 +197,28 @@ pub fn entry_key(source_id: &str, link: Option<&str>, title: &str, date: Option<
     }
 }
 
-/// Plain text of a feed-rs text construct (HTML titles lose their tags).
+/// Plain text of a feed-rs text construct, for titles: HTML titles lose their tags and have their
+/// entities decoded, and so do "plain" titles that carry markup or entities anyway (common in
+/// RSS, where titles have no declared type). Characters XML forbids are dropped.
 fn text_of(t: &feed_rs::model::Text) -> String {
-    if matches!(t.content_type.subty().as_str(), "html" | "xhtml") {
-        text::html_to_plain(&t.content)
+    static MARKUP: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let markup = MARKUP.get_or_init(|| regex::Regex::new(r"<[A-Za-z/!]|&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z]+);").expect("static regex"));
+    let content = text::xml_safe(&t.content);
+    if matches!(t.content_type.subty().as_str(), "html" | "xhtml") || markup.is_match(&content) {
+        text::html_to_plain(&content)
     } else {
-        text::collapse_whitespace(&t.content)
+        text::collapse_whitespace(&content)
     }
 }
 
 /// A summary as HTML: plain-text summaries are escaped and their paragraphs kept.
 fn text_as_html(t: &feed_rs::model::Text) -> String {
-    if t.content_type.subty().as_str() == "plain" {
-        t.content
-            .split("\n\n")
-            .map(str::trim)
-            .filter(|p| !p.is_empty())
-            .map(|p| format!("<p>{}</p>", text::escape_html(p)))
-            .collect()
-    } else {
-        t.content.clone()
-    }
+    if t.content_type.subty().as_str() == "plain" { plain_to_html(&t.content) } else { t.content.clone() }
+}
+
+/// Plain text as HTML paragraphs (blank lines separate them).
+fn plain_to_html(text: &str) -> String {
+    text.split("\n\n").map(str::trim).filter(|p| !p.is_empty()).map(|p| format!("<p>{}</p>", text::escape_html(p))).collect()
 }
 
 fn absolute(href: &str, base: &str) -> String {
@@ -194,15 +237,18 @@ fn parse_with_rss_crate(body: &[u8], url: &str) -> Vec<Entry> {
         .iter()
         .map(|item| {
             let link = item.link().map(|l| absolute(l, url));
-            let title = item.title().map(text::html_to_plain).unwrap_or_default();
+            let title = item.title().map(|t| text::html_to_plain(&text::xml_safe(t))).unwrap_or_default();
             let published = item.pub_date().and_then(parse_timestamp);
             let source_id = item.guid().map(|g| g.value().trim().to_string()).unwrap_or_default();
+            let content = text::xml_safe(&text::tame(item.content().or(item.description()).unwrap_or_default())).into_owned();
+            let base = url::Url::parse(link.as_deref().unwrap_or(url)).ok();
+            let content = base.map_or_else(|| content.clone(), |b| text::absolute_urls(&content, &b).into_owned());
             Entry {
                 key: entry_key(&source_id, link.as_deref(), &title, published),
                 source_id,
                 link,
                 title,
-                content: text::tame(item.content().or(item.description()).unwrap_or_default()).into_owned(),
+                content,
                 authors: item.author().map(|a| vec![a.to_string()]).unwrap_or_default(),
                 categories: item.categories().iter().map(|c| c.name().to_string()).collect(),
                 published,
@@ -295,6 +341,62 @@ fn transcode_alias(body: &[u8]) -> Option<Vec<u8>> {
     let (text, _, _) = encoding_alias(&label)?.decode(body);
     let end = text.find("?>")?;
     Some(format!("<?xml version=\"1.0\" encoding=\"utf-8\"{}", &text[end..]).into_bytes())
+}
+
+/// JSON Feeds as real ones are written, in the shape feed-rs reads: the version URL with http or
+/// without its trailing slash, numeric ids, tags as one comma-separated string, an `author` or
+/// `authors` given as a bare name or a lone object. None when the body is not a JSON object or
+/// needs nothing.
+fn json_feed_variants(body: &[u8]) -> Option<Vec<u8>> {
+    if trim_start(body).first() != Some(&b'{') {
+        return None;
+    }
+    let mut doc: serde_json::Value = serde_json::from_slice(trim_start(body)).ok()?;
+    let mut changed = false;
+    if let Some(version) = doc.get("version").and_then(|v| v.as_str()).map(str::to_string) {
+        let tail = version.trim_start_matches("http://").trim_start_matches("https://").trim_end_matches('/');
+        if let Some(number) = tail.strip_prefix("jsonfeed.org/version/") {
+            let fixed = format!("https://jsonfeed.org/version/{number}");
+            changed |= fixed != version;
+            doc["version"] = serde_json::Value::String(fixed);
+        }
+    }
+    fn people(v: &mut serde_json::Map<String, serde_json::Value>, changed: &mut bool) {
+        if let Some(name) = v.get("author").and_then(|a| a.as_str()).map(str::to_string) {
+            v.insert("author".into(), serde_json::json!({ "name": name }));
+            *changed = true;
+        }
+        match v.get_mut("authors") {
+            Some(a @ serde_json::Value::Object(_)) => {
+                *a = serde_json::Value::Array(vec![a.take()]);
+                *changed = true;
+            }
+            Some(serde_json::Value::Array(list)) => {
+                for p in list.iter_mut().filter(|p| p.is_string()) {
+                    *p = serde_json::json!({ "name": p.take() });
+                    *changed = true;
+                }
+            }
+            _ => {}
+        }
+    }
+    if let Some(top) = doc.as_object_mut() {
+        people(top, &mut changed);
+    }
+    for item in doc.get_mut("items").and_then(|i| i.as_array_mut()).into_iter().flatten() {
+        let Some(item) = item.as_object_mut() else { continue };
+        if let Some(id) = item.get("id").filter(|id| id.is_number()).map(|id| id.to_string()) {
+            item.insert("id".into(), serde_json::Value::String(id));
+            changed = true;
+        }
+        if let Some(tags) = item.get("tags").and_then(|t| t.as_str()).map(str::to_string) {
+            let list: Vec<&str> = tags.split(',').map(str::trim).filter(|t| !t.is_empty()).collect();
+            item.insert("tags".into(), serde_json::json!(list));
+            changed = true;
+        }
+        people(item, &mut changed);
+    }
+    changed.then(|| serde_json::to_vec(&doc).expect("a JSON value serializes"))
 }
 
 /// Atom 0.3 (2003-2005; Blogger and Movable Type exports still carry it) read as Atom 1.0: the
@@ -495,6 +597,57 @@ fn fix_rfc2822(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A JSON Feed with one item, `version` and the item's fields as given.
+    fn json_feed(version: &str, item: &str) -> Result<ParsedFeed> {
+        let doc = format!(r#"{{"version": "{version}", "title": "J", "home_page_url": "https://j.example/", "items": [{{"url": "https://j.example/1", {item}}}]}}"#);
+        parse(doc.as_bytes(), "https://j.example/feed.json", Some("application/feed+json"))
+    }
+
+    #[test]
+    fn json_feed_version_urls_with_http_or_without_the_slash_are_read() {
+        for version in ["https://jsonfeed.org/version/1.1", "http://jsonfeed.org/version/1", "https://jsonfeed.org/version/1/", "http://jsonfeed.org/version/1.1/"] {
+            let feed = json_feed(version, r#""id": "a", "content_html": "<p>x</p>""#).unwrap_or_else(|e| panic!("{version}: {e}"));
+            assert_eq!(feed.entries.len(), 1, "{version}");
+        }
+    }
+
+    #[test]
+    fn json_feed_tags_given_as_one_string_are_split() {
+        let feed = json_feed("https://jsonfeed.org/version/1", r#""id": "a", "content_html": "<p>x</p>", "tags": "workflow, omnifocus""#).unwrap();
+        assert_eq!(feed.entries[0].categories, ["workflow", "omnifocus"]);
+    }
+
+    #[test]
+    fn json_feed_numeric_ids_are_ids() {
+        let feed = json_feed("https://jsonfeed.org/version/1", r#""id": 1234, "content_html": "<p>x</p>""#).unwrap();
+        assert_eq!(feed.entries[0].source_id, "1234");
+    }
+
+    #[test]
+    fn json_feed_author_and_authors_in_every_shape_are_read() {
+        for people in [r#""author": {"name": "Jay"}"#, r#""authors": [{"name": "Jay"}]"#, r#""author": "Jay""#, r#""authors": {"name": "Jay"}"#, r#""authors": ["Jay"]"#] {
+            let feed = json_feed("https://jsonfeed.org/version/1.1", &format!(r#""id": "a", "content_html": "<p>x</p>", {people}"#)).unwrap_or_else(|e| panic!("{people}: {e}"));
+            assert_eq!(feed.entries[0].authors, ["Jay"], "{people}");
+        }
+    }
+
+    #[test]
+    fn json_feed_text_content_is_text() {
+        let feed = json_feed("https://jsonfeed.org/version/1", r#""id": "a", "content_text": "One <b> & two.\n\nThree.""#).unwrap();
+        assert_eq!(feed.entries[0].content, "<p>One &lt;b&gt; &amp; two.</p><p>Three.</p>");
+    }
+
+    #[test]
+    fn titles_are_plain_text_whatever_they_carry() {
+        let atom = r#"<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><id>x</id><updated>2026-01-01T00:00:00Z</updated>
+            <entry><id>1</id><title type="html">Payload &lt;img src=x onerror=alert(1)&gt; &amp;amp; more</title><updated>2026-01-01T00:00:00Z</updated></entry>
+            <entry><id>2</id><title>Tom &amp;amp; Jerry &lt;b&gt;bold&lt;/b&gt;</title><updated>2026-01-01T00:00:00Z</updated></entry>
+            <entry><id>3</id><title>Plain: 2 &lt; 3 &amp; AT&amp;T</title><updated>2026-01-01T00:00:00Z</updated></entry></feed>"#;
+        let feed = parse(atom.as_bytes(), "https://e.org/", None).unwrap();
+        let titles: Vec<&str> = feed.entries.iter().map(|e| e.title.as_str()).collect();
+        assert_eq!(titles, ["Payload & more", "Tom & Jerry bold", "Plain: 2 < 3 & AT&T"]);
+    }
 
     fn ts(s: &str) -> String {
         parse_timestamp(s).map(|d| d.to_rfc3339()).unwrap_or_else(|| "none".into())

@@ -1,5 +1,94 @@
 //! Small pure text helpers shared by the pipeline stages.
 
+/// Whether XML 1.0 allows `c` in a document (tab, newline and carriage return are the only
+/// control characters it allows; U+FFFE and U+FFFF are not characters).
+pub fn xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+/// `s` without the characters XML 1.0 forbids (one such byte makes a whole feed unreadable), and
+/// without character references to them (`&#1;`), which HTML parsers would turn back into them.
+pub fn xml_safe(s: &str) -> std::borrow::Cow<'_, str> {
+    let refs = s.contains("&#");
+    if s.chars().all(xml_char) && !refs {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out: String = s.chars().filter(|c| xml_char(*c)).collect();
+    if refs {
+        static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+        let re = RE.get_or_init(|| regex::Regex::new(r"&#(?:[xX]([0-9a-fA-F]{1,8})|([0-9]{1,10}));?").expect("static regex"));
+        out = re
+            .replace_all(&out, |c: &regex::Captures| {
+                let code = match (c.get(1), c.get(2)) {
+                    (Some(h), _) => u32::from_str_radix(h.as_str(), 16).ok(),
+                    (_, Some(d)) => d.as_str().parse().ok(),
+                    _ => None,
+                };
+                match code.and_then(char::from_u32) {
+                    Some(ch) if !xml_char(ch) => String::new(),
+                    _ => c[0].to_string(),
+                }
+            })
+            .into_owned();
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// Attributes that hold a URL (`srcset` holds a list of them).
+const URL_ATTRIBUTES: &[&str] = &["href", "src", "srcset", "poster", "cite", "data", "longdesc", "background"];
+
+/// `html` with every URL-bearing attribute (`href`, `src`, each `srcset` candidate, `poster`,
+/// `cite`, `data`...) made absolute against `base`, as a browser would resolve it. HTML whose URLs
+/// are all absolute already is returned as it is, without being parsed.
+pub fn absolute_urls<'a>(html: &'a str, base: &url::Url) -> std::borrow::Cow<'a, str> {
+    static ATTR: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let attr = ATTR.get_or_init(|| {
+        regex::Regex::new(r#"(?i)\s(href|src|srcset|poster|cite|data|longdesc|background)\s*=\s*("[^"]*"|'[^']*'|[^\s>]+)"#).expect("static regex")
+    });
+    let absolute = |u: &str| {
+        let u = u.trim();
+        u.split_once(':').is_some_and(|(scheme, _)| !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c)))
+    };
+    let relative = attr.captures_iter(html).any(|c| {
+        let value = c[2].trim_matches(['"', '\'']);
+        if c[1].eq_ignore_ascii_case("srcset") { value.split(',').any(|cand| !cand.trim().is_empty() && !absolute(cand.trim())) } else { !absolute(value) }
+    });
+    if !relative || nesting_depth(html) > MAX_NESTING {
+        return std::borrow::Cow::Borrowed(html);
+    }
+    let mut doc = scraper::Html::parse_fragment(html);
+    let ids: Vec<ego_tree::NodeId> = doc.tree.nodes().filter(|n| n.value().is_element()).map(|n| n.id()).collect();
+    let resolve = |u: &str| base.join(u.trim()).map(|j| j.to_string()).unwrap_or_else(|_| u.to_string());
+    for id in ids {
+        let Some(mut node) = doc.tree.get_mut(id) else { continue };
+        let scraper::Node::Element(el) = node.value() else { continue };
+        for (name, value) in el.attrs.iter_mut() {
+            let local: &str = &name.local;
+            if !URL_ATTRIBUTES.contains(&local) {
+                continue;
+            }
+            let fixed = if local == "srcset" {
+                value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|c| !c.is_empty())
+                    .map(|c| match c.split_once(char::is_whitespace) {
+                        Some((u, descriptor)) => format!("{} {}", resolve(u), descriptor.trim()),
+                        None => resolve(c),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            } else if absolute(value) {
+                continue;
+            } else {
+                resolve(value)
+            };
+            *value = fixed.into();
+        }
+    }
+    std::borrow::Cow::Owned(doc.root_element().inner_html())
+}
+
 /// Collapses runs of whitespace to one space and trims.
 pub fn collapse_whitespace(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -217,6 +306,29 @@ pub fn truncate(s: &str, max: usize) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn url_attributes_become_absolute() {
+        let base = url::Url::parse("https://blog.example/2026/post/").unwrap();
+        let html = "<p><img src=\"tlog-16.png\" srcset=\"tlog-16.png 1x, tlog-16@2x.png 2x\"> <a href=\"../about/\">about</a> <a href=\"#notes\">notes</a></p>\
+                    <blockquote cite=\"/q\"><p>q</p></blockquote><video poster=\"p.jpg\" src=\"https://cdn.example/v.mp4\"></video><object data=\"x.svg\"></object>";
+        assert_eq!(
+            absolute_urls(html, &base),
+            "<p><img src=\"https://blog.example/2026/post/tlog-16.png\" srcset=\"https://blog.example/2026/post/tlog-16.png 1x, https://blog.example/2026/post/tlog-16@2x.png 2x\"> \
+             <a href=\"https://blog.example/2026/about/\">about</a> <a href=\"https://blog.example/2026/post/#notes\">notes</a></p>\
+             <blockquote cite=\"https://blog.example/q\"><p>q</p></blockquote><video poster=\"https://blog.example/2026/post/p.jpg\" src=\"https://cdn.example/v.mp4\"></video>\
+             <object data=\"https://blog.example/2026/post/x.svg\"></object>"
+        );
+        let already = "<p><a href=\"https://e.org/a\">x</a> <img src=\"data:image/png;base64,AA\"> <a href=\"mailto:a@e.org\">m</a></p>";
+        assert!(matches!(absolute_urls(already, &base), std::borrow::Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn characters_xml_forbids_are_removed_with_their_references() {
+        assert_eq!(xml_safe("a\u{1}b\u{b}c\u{FFFE}d\te\nf"), "abcd\te\nf");
+        assert_eq!(xml_safe("<p>x &#1; y &#x1F; z &#65; &amp; &#x1F600;</p>"), "<p>x  y  z &#65; &amp; &#x1F600;</p>");
+        assert!(matches!(xml_safe("plain — 中文 😀"), std::borrow::Cow::Borrowed(_)));
+    }
 
     #[test]
     fn plain_text() {

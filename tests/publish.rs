@@ -137,7 +137,7 @@ fn a_post_renders_to_the_shape_of_the_example() {
         seq: 1,
     };
     let published = polyfeed::publish::entry::build(&item, &["Simon Willison".to_string()], &config);
-    let (name, text) = polyfeed::publish::markdown::post(&published, &config.publish, config.tz, "Simon Willison's Weblog");
+    let (name, text) = polyfeed::publish::markdown::post(&published, &config.publish, config.tz, "Simon Willison's Weblog", Some("https://simonwillison.net/"));
     assert_eq!(name, "2024-12-31-llms-in-2024.md");
     let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/golden/2024-12-31-llms-in-2024.md");
     if std::env::var_os("POLYFEED_BLESS").is_some() {

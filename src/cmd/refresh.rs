@@ -42,14 +42,20 @@ pub fn run(config_path: &Path, args: RefreshArgs) -> anyhow::Result<ExitCode> {
         failed |= translate(&ctx, &rt)?;
         let started = std::time::Instant::now();
         match crate::publish::publish(&config, ctx.store.as_ref()) {
-            Ok(r) => println!(
-                "published: {} files written, {} unchanged ({} feeds, {} posts redone); {:.2} s",
-                r.written,
-                r.unchanged,
-                r.feeds,
-                r.posts,
-                started.elapsed().as_secs_f64()
-            ),
+            Ok(r) => {
+                println!(
+                    "published: {} files written, {} unchanged ({} feeds, {} posts redone); {:.2} s",
+                    r.written,
+                    r.unchanged,
+                    r.feeds,
+                    r.posts,
+                    started.elapsed().as_secs_f64()
+                );
+                if r.left_out > 0 {
+                    println!("left out of feed files: {} entries that would make them unreadable (see the log)", r.left_out);
+                    failed = true;
+                }
+            }
             Err(e) => {
                 println!("publishing failed: {e}; the files published before are intact");
                 failed = true;

@@ -86,8 +86,9 @@ pub fn build(item: &PublishItem, feed_authors: &[String], config: &Config) -> Pu
     let units: Vec<Option<String>> = if t.units.len() == seg.units.len() { t.units.clone() } else { vec![None; seg.units.len()] };
     let bilingual = segment::render(&seg, &units, Layout::Bilingual { lang, class: TRANSLATION_CLASS });
     let translated = segment::render(&seg, &units, Layout::Translated);
-    let bilingual = sanitize(&bilingual, base.as_ref(), iframes);
-    let translated = sanitize(&translated, base.as_ref(), iframes);
+    // Nothing XML 1.0 forbids gets out, whatever an engine or an old store row holds.
+    let bilingual = crate::text::xml_safe(&sanitize(&bilingual, base.as_ref(), iframes)).into_owned();
+    let translated = crate::text::xml_safe(&sanitize(&translated, base.as_ref(), iframes)).into_owned();
 
     let w = words(lang);
     let (title, body) = match mode {
@@ -135,7 +136,7 @@ pub fn build(item: &PublishItem, feed_authors: &[String], config: &Config) -> Pu
 /// Titles, names and categories are plain text: markup dropped (a hostile title stays inert),
 /// no control characters.
 fn plain(s: &str) -> String {
-    let text = crate::text::html_to_plain(s);
+    let text = crate::text::html_to_plain(&crate::text::xml_safe(s));
     crate::text::collapse_whitespace(&text.chars().filter(|c| !c.is_control()).collect::<String>())
 }
 

@@ -32,6 +32,62 @@ pub struct Source {
 
 const GENERATOR: &str = "polyfeed";
 
+/// The three feed formats, each with its renderer and the parser that must read it back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Atom,
+    Rss,
+    Json,
+}
+
+impl Format {
+    pub const ALL: [Format; 3] = [Format::Atom, Format::Rss, Format::Json];
+
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Format::Atom => "atom.xml",
+            Format::Rss => "rss.xml",
+            Format::Json => "feed.json",
+        }
+    }
+
+    pub fn render(self, channel: &Channel, entries: &[(Published, Option<Source>)]) -> String {
+        match self {
+            Format::Atom => atom(channel, entries),
+            Format::Rss => rss(channel, entries),
+            Format::Json => json_feed(channel, entries),
+        }
+    }
+
+    /// Reads a document back as a reader would: XML with a strict XML 1.0 parser, JSON with serde.
+    pub fn check(self, doc: &str) -> Result<(), String> {
+        match self {
+            Format::Atom | Format::Rss => roxmltree::Document::parse(doc).map(|_| ()).map_err(|e| e.to_string()),
+            Format::Json => serde_json::from_str::<serde_json::Value>(doc).map(|_| ()).map_err(|e| e.to_string()),
+        }
+    }
+
+    /// The document, checked: an entry that makes it unreadable is left out (with why), so that
+    /// one bad post never costs subscribers the whole feed. Err only if the rest still fails.
+    pub fn render_checked(self, channel: &Channel, entries: &[(Published, Option<Source>)]) -> Result<(String, Vec<(String, String)>), String> {
+        let doc = self.render(channel, entries);
+        if self.check(&doc).is_ok() {
+            return Ok((doc, Vec::new()));
+        }
+        let mut kept = Vec::new();
+        let mut left_out = Vec::new();
+        for e in entries {
+            match self.check(&self.render(channel, std::slice::from_ref(e))) {
+                Ok(()) => kept.push(e.clone()),
+                Err(why) => left_out.push((e.0.id.clone(), why)),
+            }
+        }
+        let doc = self.render(channel, &kept);
+        self.check(&doc)?;
+        Ok((doc, left_out))
+    }
+}
+
 fn updated(entries: &[(Published, Option<Source>)]) -> DateTime<Utc> {
     entries.iter().map(|(e, _)| e.updated).max().unwrap_or_else(|| DateTime::from_timestamp(0, 0).expect("epoch"))
 }
@@ -41,7 +97,7 @@ fn fixed(d: DateTime<Utc>) -> DateTime<FixedOffset> {
 }
 
 /// An Atom 1.0 document.
-pub fn atom(channel: &Channel, entries: &[(Published, Option<Source>)]) -> String {
+fn atom(channel: &Channel, entries: &[(Published, Option<Source>)]) -> String {
     let link = |href: &str, rel: &str, ty: Option<&str>| atom::Link {
         href: href.to_string(),
         rel: rel.to_string(),
@@ -83,7 +139,7 @@ pub fn atom(channel: &Channel, entries: &[(Published, Option<Source>)]) -> Strin
 }
 
 /// An RSS 2.0 document.
-pub fn rss(channel: &Channel, entries: &[(Published, Option<Source>)]) -> String {
+fn rss(channel: &Channel, entries: &[(Published, Option<Source>)]) -> String {
     let mut atom_ext = rss::extension::atom::AtomExtension::default();
     atom_ext.links = vec![atom::Link { href: channel.rss_url.clone(), rel: "self".into(), mime_type: Some("application/rss+xml".into()), ..Default::default() }];
     let ch = rss::Channel {
@@ -115,7 +171,7 @@ pub fn rss(channel: &Channel, entries: &[(Published, Option<Source>)]) -> String
 }
 
 /// A JSON Feed 1.1 document.
-pub fn json_feed(channel: &Channel, entries: &[(Published, Option<Source>)]) -> String {
+fn json_feed(channel: &Channel, entries: &[(Published, Option<Source>)]) -> String {
     let items: Vec<serde_json::Value> = entries
         .iter()
         .map(|(e, source)| {
@@ -153,4 +209,56 @@ pub fn json_feed(channel: &Channel, entries: &[(Published, Option<Source>)]) -> 
         "items": items,
     });
     serde_json::to_string_pretty(&doc).expect("JSON values serialize")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn published(id: &str, title: &str) -> Published {
+        let at = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        Published {
+            id: id.into(),
+            feed: "f".into(),
+            lang: "zh-CN".into(),
+            title: title.into(),
+            title_translated: title.into(),
+            title_original: title.into(),
+            link: Some(format!("https://e.org/{id}")),
+            authors: vec![],
+            categories: vec![],
+            published: at,
+            updated: at,
+            body: "<p>正文</p>".into(),
+            bilingual: String::new(),
+            translated: String::new(),
+            slug: id.into(),
+        }
+    }
+
+    #[test]
+    fn an_entry_that_breaks_a_feed_is_left_out_and_the_rest_published() {
+        let channel = Channel {
+            title: "t".into(),
+            description: "d".into(),
+            lang: "zh-CN".into(),
+            home_url: "https://e.org/".into(),
+            atom_url: "https://p.org/atom.xml".into(),
+            rss_url: "https://p.org/rss.xml".into(),
+            json_url: "https://p.org/feed.json".into(),
+            source: None,
+        };
+        // A title that bypassed every earlier guard.
+        let entries = vec![(published("a", "好"), None), (published("b", "坏\u{1}"), None), (published("c", "好"), None)];
+        for format in [Format::Atom, Format::Rss] {
+            assert!(format.check(&format.render(&channel, &entries)).is_err(), "{format:?}: the test needs a bad document");
+            let (doc, left_out) = format.render_checked(&channel, &entries).unwrap();
+            assert_eq!(left_out.len(), 1, "{format:?}");
+            assert_eq!(left_out[0].0, "b");
+            assert!(doc.contains("https://e.org/a") && doc.contains("https://e.org/c") && !doc.contains("https://e.org/b"), "{doc}");
+        }
+        // JSON escapes control characters: the entry stays.
+        let (_, left_out) = Format::Json.render_checked(&channel, &entries).unwrap();
+        assert!(left_out.is_empty());
+    }
 }

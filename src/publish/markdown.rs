@@ -7,8 +7,9 @@ use scraper::{ElementRef, Html, Node};
 use super::config::PublishConfig;
 use super::entry::{Published, words};
 
-/// A Markdown post: its file name (`YYYY-MM-DD-slug.md`) and its text.
-pub fn post(p: &Published, publish: &PublishConfig, tz: chrono_tz::Tz, feed_title: &str) -> (String, String) {
+/// A Markdown post: its file name (`YYYY-MM-DD-slug.md`) and its text. The closing attribution
+/// links to the post, else to `site_url` (the source feed's site), else names the post alone.
+pub fn post(p: &Published, publish: &PublishConfig, tz: chrono_tz::Tz, feed_title: &str, site_url: Option<&str>) -> (String, String) {
     let local = p.published.with_timezone(&tz);
     let author = if p.authors.is_empty() { feed_title.to_string() } else { p.authors.join(", ") };
     let map = |table: &Option<std::collections::BTreeMap<String, String>>| -> Vec<String> {
@@ -19,13 +20,10 @@ pub fn post(p: &Published, publish: &PublishConfig, tz: chrono_tz::Tz, feed_titl
         out.dedup();
         out
     };
-    let attribution = match &p.link {
-        Some(link) => words(&p.lang)
-            .attribution
-            .replace("{author}", &author)
-            .replace("{title}", &escape(&p.title_original))
-            .replace("{link}", &link.replace(' ', "%20").replace(')', "%29")),
-        None => String::new(),
+    let template = words(&p.lang).attribution.replace("{author}", &author);
+    let attribution = match p.link.as_deref().filter(|l| !l.is_empty()).or(site_url.filter(|u| !u.is_empty())) {
+        Some(link) => template.replace("{title}", &escape(&p.title_original)).replace("{link}", &link.replace(' ', "%20").replace(')', "%29")),
+        None => template.replace("[{title}]({link})", &escape(&p.title_original)),
     };
     let text = format!(
         "---\ntitle: {}\nauthor: {}\ndate: {}\ncategories: {}\ntags: {}\n---\n\n# {}\n\n{}\n---\n\n> {}\n",

@@ -28,6 +28,9 @@ pub enum PublishError {
     /// A file could not be written (disk full, permissions).
     #[error("cannot write {path}: {source}")]
     Write { path: String, source: std::io::Error },
+    /// A rendered feed does not read back even without its bad entries; the old file stays.
+    #[error("{path} would not parse ({reason}); the file published before is kept")]
+    Invalid { path: String, reason: String },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -45,6 +48,8 @@ pub struct Report {
     pub feeds: usize,
     /// Posts redone.
     pub posts: usize,
+    /// Entries left out of a feed file because they made it unreadable (each is logged).
+    pub left_out: usize,
 }
 
 struct Out<'a> {
@@ -167,9 +172,11 @@ pub fn publish(config: &Config, store: &dyn Store) -> Result<Report> {
         let mut latest = since;
         for item in items.iter().filter(|i| config.feed(&i.entry.feed).is_some_and(|f| f.enabled)) {
             let p = build(item);
-            let feed_title = source_of(&p.feed).map(|s| s.title).unwrap_or_default();
+            let source = source_of(&p.feed);
+            let feed_title = source.as_ref().map(|s| s.title.clone()).unwrap_or_default();
             if config.publish.markdown {
-                let (name, text) = markdown::post(&p, &config.publish, config.tz, &feed_title);
+                let site = source.as_ref().and_then(|s| s.site_url.as_deref());
+                let (name, text) = markdown::post(&p, &config.publish, config.tz, &feed_title, site);
                 let name = claim_post_name(&mut claimed, &out.dir.join(format!("posts/{lang}")), name, &p);
                 out.write(&format!("posts/{lang}/{name}"), &text)?;
             }
@@ -214,10 +221,18 @@ fn claim_post_name(claimed: &mut HashMap<String, String>, dir: &Path, name: Stri
     chosen
 }
 
+/// Writes a feed's three files, each read back before it replaces the old one.
 fn write_feed(out: &mut Out, dir: &str, channel: &Channel, items: &[(Published, Option<Source>)]) -> Result<()> {
-    out.write(&format!("{dir}/atom.xml"), &feeds::atom(channel, items))?;
-    out.write(&format!("{dir}/rss.xml"), &feeds::rss(channel, items))?;
-    out.write(&format!("{dir}/feed.json"), &feeds::json_feed(channel, items))
+    for format in feeds::Format::ALL {
+        let rel = format!("{dir}/{}", format.file_name());
+        let (doc, left_out) = format.render_checked(channel, items).map_err(|reason| PublishError::Invalid { path: rel.clone(), reason })?;
+        for (id, reason) in &left_out {
+            tracing::warn!(file = %rel, entry = %id, %reason, "entry left out: it would make the feed unreadable");
+        }
+        out.report.left_out += left_out.len();
+        out.write(&rel, &doc)?;
+    }
+    Ok(())
 }
 
 #[allow(clippy::too_many_arguments, reason = "the closures are publish()'s own helpers")]
