@@ -245,8 +245,9 @@ async fn translator(shared: Arc<Shared>, stop: watch::Receiver<bool>) {
         }
         if let Some(w) = &worker {
             let report = w.run(|_, _| {}).await;
-            if report.entries_translated > done_before {
-                done_before = report.entries_translated;
+            let published = report.entries_translated + report.entries_partial;
+            if published > done_before {
+                done_before = published;
                 publish(&shared).await;
             }
         }
@@ -265,7 +266,7 @@ async fn publish(shared: &Arc<Shared>) {
     let config = shared.config();
     let store = shared.store.clone();
     match tokio::task::spawn_blocking(move || crate::publish::publish(&config, store.as_ref())).await {
-        Ok(Ok(r)) if r.written > 0 => tracing::info!(written = r.written, feeds = r.feeds, posts = r.posts, "published"),
+        Ok(Ok(r)) if r.written > 0 => tracing::info!(written = r.written, feeds = r.feeds, posts = r.posts, left_out = r.left_out, "published"),
         Ok(Ok(_)) => {}
         Ok(Err(e)) => tracing::error!(error = %e, "publishing failed; the files published before are intact"),
         Err(e) => tracing::error!(error = %e, "publishing panicked"),
