@@ -96,9 +96,7 @@ pub enum TokensAction {
         name: String,
     },
     /// Revoke a subscriber's token.
-    Revoke {
-        name: String,
-    },
+    Revoke { name: String },
 }
 
 #[derive(Debug, clap::Args)]

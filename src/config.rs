@@ -13,29 +13,17 @@ use toml::Spanned;
 use url::Url;
 
 /// The user agent sent when the config does not set one.
-pub const DEFAULT_USER_AGENT: &str = concat!(
-    "polyfeed/",
-    env!("CARGO_PKG_VERSION"),
-    " (feed translator; +https://github.com/polyfeed/polyfeed)"
-);
+pub const DEFAULT_USER_AGENT: &str = concat!("polyfeed/", env!("CARGO_PKG_VERSION"), " (feed translator; +https://github.com/polyfeed/polyfeed)");
 
 /// A config that could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file could not be read.
     #[error("cannot read config {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
+    Read { path: String, source: std::io::Error },
     /// The file was read but a value in it is wrong.
     #[error("{}line {line}: `{key}`: {message}", path.as_deref().map(|p| format!("{p}:")).unwrap_or_default())]
-    Invalid {
-        path: Option<String>,
-        line: usize,
-        key: String,
-        message: String,
-    },
+    Invalid { path: Option<String>, line: usize, key: String, message: String },
 }
 
 pub type Result<T> = std::result::Result<T, ConfigError>;
@@ -174,11 +162,7 @@ impl FeedConfig {
 
     /// The languages this feed is translated into.
     pub fn languages<'a>(&'a self, config: &'a Config) -> impl Iterator<Item = &'a str> {
-        self.target_languages
-            .as_ref()
-            .unwrap_or(&config.target_languages)
-            .iter()
-            .map(|l| l.get_ref().as_str())
+        self.target_languages.as_ref().unwrap_or(&config.target_languages).iter().map(|l| l.get_ref().as_str())
     }
 
     /// The feed's own cron expression, else the global one, normalized to the cron crate's form.
@@ -192,10 +176,7 @@ impl FeedConfig {
     }
 
     pub fn user_agent<'a>(&'a self, config: &'a Config) -> &'a str {
-        self.user_agent
-            .as_deref()
-            .or(config.user_agent.as_deref())
-            .unwrap_or(DEFAULT_USER_AGENT)
+        self.user_agent.as_deref().or(config.user_agent.as_deref()).unwrap_or(DEFAULT_USER_AGENT)
     }
 }
 
@@ -212,17 +193,9 @@ impl Config {
 
     /// Reads, parses and validates the config at `path`.
     pub fn from_file(path: &Path) -> Result<Config> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
         let mut config = Config::parse(&text).map_err(|e| match e {
-            ConfigError::Invalid { line, key, message, .. } => ConfigError::Invalid {
-                path: Some(path.display().to_string()),
-                line,
-                key,
-                message,
-            },
+            ConfigError::Invalid { line, key, message, .. } => ConfigError::Invalid { path: Some(path.display().to_string()), line, key, message },
             other => other,
         })?;
         // Relative state and output folders are relative to the config file.
@@ -311,17 +284,13 @@ impl Config {
                 check_languages(text, langs, "feeds.target_languages")?;
             }
             for (header, value) in &feed.headers {
-                if reqwest::header::HeaderName::from_bytes(header.as_bytes()).is_err()
-                    || reqwest::header::HeaderValue::from_str(value).is_err()
-                {
+                if reqwest::header::HeaderName::from_bytes(header.as_bytes()).is_err() || reqwest::header::HeaderValue::from_str(value).is_err() {
                     let span = find_span(text, header);
                     return Err(invalid(text, &span, "feeds.headers", format!("{header:?} is not a valid HTTP header")));
                 }
             }
-            feed.filters = Filters {
-                include: compile_filters(text, &feed.include, "feeds.include")?,
-                exclude: compile_filters(text, &feed.exclude, "feeds.exclude")?,
-            };
+            feed.filters =
+                Filters { include: compile_filters(text, &feed.include, "feeds.include")?, exclude: compile_filters(text, &feed.exclude, "feeds.exclude")? };
         }
         Ok(())
     }
@@ -343,9 +312,7 @@ pub fn is_slug(s: &str) -> bool {
 }
 
 fn check_cron(text: &str, value: &Spanned<String>, key: &str) -> Result<()> {
-    parse_cron(value.get_ref())
-        .map(|_| ())
-        .map_err(|e| invalid(text, &value.span(), key, format!("bad cron expression {:?}: {e}", value.get_ref())))
+    parse_cron(value.get_ref()).map(|_| ()).map_err(|e| invalid(text, &value.span(), key, format!("bad cron expression {:?}: {e}", value.get_ref())))
 }
 
 fn check_url(text: &str, value: &Spanned<String>, key: &str) -> Result<()> {
@@ -396,12 +363,7 @@ fn compile_filters(text: &str, filters: &[Spanned<String>], key: &str) -> Result
 
 /// Builds an `Invalid` error pointing at the line of `span`.
 pub(crate) fn invalid(text: &str, span: &Range<usize>, key: &str, message: String) -> ConfigError {
-    ConfigError::Invalid {
-        path: None,
-        line: line_of(text, span.start),
-        key: key.to_string(),
-        message,
-    }
+    ConfigError::Invalid { path: None, line: line_of(text, span.start), key: key.to_string(), message }
 }
 
 pub(crate) fn line_of(text: &str, offset: usize) -> usize {
@@ -544,10 +506,7 @@ mod tests {
 
     #[test]
     fn filters_take_keywords_and_regexes() {
-        let c = Config::parse(
-            "[[feeds]]\nname = \"a\"\nurl = \"https://a.org/\"\ninclude = [\"llm\", \"/^Weeknotes/\"]\nexclude = [\"sponsored\"]\n",
-        )
-        .unwrap();
+        let c = Config::parse("[[feeds]]\nname = \"a\"\nurl = \"https://a.org/\"\ninclude = [\"llm\", \"/^Weeknotes/\"]\nexclude = [\"sponsored\"]\n").unwrap();
         let f = &c.feeds[0].filters;
         assert!(f.accepts(&["New LLM release", ""]));
         assert!(f.accepts(&["Weeknotes: a week", ""]));

@@ -91,10 +91,7 @@ pub fn detect<'a>(entries: &'a [Entry], known: &[Known], first_fetch: bool, back
                 return None;
             }
             let candidates = by_link.get(l)?;
-            candidates
-                .iter()
-                .find(|k| !doc_keys.contains(k.key.as_str()) && !matched.contains(&k.id))
-                .map(|k| (*k, true))
+            candidates.iter().find(|k| !doc_keys.contains(k.key.as_str()) && !matched.contains(&k.id)).map(|k| (*k, true))
         });
         let verdict = match found {
             None => Verdict::New,
@@ -200,11 +197,7 @@ mod tests {
         let d = detect(&doc, &known, false, 10, &Filters::default());
         assert_eq!(
             verdicts(&d),
-            [
-                (Verdict::Unchanged { id: 1, rekey: false, reappeared: false }, false),
-                (Verdict::Updated { id: 2 }, true),
-                (Verdict::New, true),
-            ]
+            [(Verdict::Unchanged { id: 1, rekey: false, reappeared: false }, false), (Verdict::Updated { id: 2 }, true), (Verdict::New, true),]
         );
         assert_eq!(d.gone, [3]);
     }

@@ -116,33 +116,18 @@ fn content_bases(body: &[u8], url: &str) -> Option<Vec<Option<url::Url>>> {
 }
 
 fn normalize(feed: feed_rs::model::Feed, url: &str, bases: Option<&[Option<url::Url>]>) -> ParsedFeed {
-    let site_url = feed
-        .links
-        .iter()
-        .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
-        .map(|l| absolute(&l.href, url));
+    let site_url = feed.links.iter().find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate")).map(|l| absolute(&l.href, url));
     let authors: Vec<String> = feed.authors.iter().map(|p| p.name.as_deref().unwrap_or("").trim().to_string()).filter(|n| !n.is_empty()).collect();
     // Bases line up with entries only when both readings saw the same entries.
     let bases = bases.filter(|b| b.len() == feed.entries.len());
     let entries = feed.entries.into_iter().enumerate().map(|(i, e)| normalize_entry(e, url, bases.and_then(|b| b[i].as_ref()))).collect();
-    ParsedFeed {
-        title: feed.title.map(|t| text_of(&t)).unwrap_or_default(),
-        site_url,
-        authors,
-        ttl_minutes: feed.ttl,
-        entries,
-    }
+    ParsedFeed { title: feed.title.map(|t| text_of(&t)).unwrap_or_default(), site_url, authors, ttl_minutes: feed.ttl, entries }
 }
 
 /// One entry in polyfeed's terms. URLs in its content are made absolute against its xml:base,
 /// else its link, else the feed's URL: what a reader resolves them against.
 fn normalize_entry(e: feed_rs::model::Entry, feed_url: &str, xml_base: Option<&url::Url>) -> Entry {
-    let link = e
-        .links
-        .iter()
-        .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
-        .or(e.links.first())
-        .map(|l| absolute(&l.href, feed_url));
+    let link = e.links.iter().find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate")).or(e.links.first()).map(|l| absolute(&l.href, feed_url));
     let title = e.title.as_ref().map(text_of).unwrap_or_default();
     let content = e
         .content
@@ -222,10 +207,7 @@ fn plain_to_html(text: &str) -> String {
 }
 
 fn absolute(href: &str, base: &str) -> String {
-    url::Url::parse(base)
-        .and_then(|b| b.join(href.trim()))
-        .map(|u| u.to_string())
-        .unwrap_or_else(|_| href.trim().to_string())
+    url::Url::parse(base).and_then(|b| b.join(href.trim())).map(|u| u.to_string()).unwrap_or_else(|_| href.trim().to_string())
 }
 
 fn parse_with_rss_crate(body: &[u8], url: &str) -> Vec<Entry> {
@@ -600,13 +582,16 @@ mod tests {
 
     /// A JSON Feed with one item, `version` and the item's fields as given.
     fn json_feed(version: &str, item: &str) -> Result<ParsedFeed> {
-        let doc = format!(r#"{{"version": "{version}", "title": "J", "home_page_url": "https://j.example/", "items": [{{"url": "https://j.example/1", {item}}}]}}"#);
+        let doc =
+            format!(r#"{{"version": "{version}", "title": "J", "home_page_url": "https://j.example/", "items": [{{"url": "https://j.example/1", {item}}}]}}"#);
         parse(doc.as_bytes(), "https://j.example/feed.json", Some("application/feed+json"))
     }
 
     #[test]
     fn json_feed_version_urls_with_http_or_without_the_slash_are_read() {
-        for version in ["https://jsonfeed.org/version/1.1", "http://jsonfeed.org/version/1", "https://jsonfeed.org/version/1/", "http://jsonfeed.org/version/1.1/"] {
+        for version in
+            ["https://jsonfeed.org/version/1.1", "http://jsonfeed.org/version/1", "https://jsonfeed.org/version/1/", "http://jsonfeed.org/version/1.1/"]
+        {
             let feed = json_feed(version, r#""id": "a", "content_html": "<p>x</p>""#).unwrap_or_else(|e| panic!("{version}: {e}"));
             assert_eq!(feed.entries.len(), 1, "{version}");
         }
@@ -626,8 +611,11 @@ mod tests {
 
     #[test]
     fn json_feed_author_and_authors_in_every_shape_are_read() {
-        for people in [r#""author": {"name": "Jay"}"#, r#""authors": [{"name": "Jay"}]"#, r#""author": "Jay""#, r#""authors": {"name": "Jay"}"#, r#""authors": ["Jay"]"#] {
-            let feed = json_feed("https://jsonfeed.org/version/1.1", &format!(r#""id": "a", "content_html": "<p>x</p>", {people}"#)).unwrap_or_else(|e| panic!("{people}: {e}"));
+        for people in
+            [r#""author": {"name": "Jay"}"#, r#""authors": [{"name": "Jay"}]"#, r#""author": "Jay""#, r#""authors": {"name": "Jay"}"#, r#""authors": ["Jay"]"#]
+        {
+            let feed = json_feed("https://jsonfeed.org/version/1.1", &format!(r#""id": "a", "content_html": "<p>x</p>", {people}"#))
+                .unwrap_or_else(|e| panic!("{people}: {e}"));
             assert_eq!(feed.entries[0].authors, ["Jay"], "{people}");
         }
     }
@@ -765,7 +753,8 @@ mod tests {
 
     #[test]
     fn charset_from_http_header_when_undeclared() {
-        let (gbk, _, _) = encoding_rs::GBK.encode("<rss version=\"2.0\"><channel><title>中文</title><item><title>你好</title><guid>1</guid></item></channel></rss>");
+        let (gbk, _, _) =
+            encoding_rs::GBK.encode("<rss version=\"2.0\"><channel><title>中文</title><item><title>你好</title><guid>1</guid></item></channel></rss>");
         let feed = parse(&gbk, "https://e.org/", Some("application/rss+xml; charset=GB2312")).unwrap();
         assert_eq!(feed.title, "中文");
         assert_eq!(feed.entries[0].title, "你好");

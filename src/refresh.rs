@@ -110,12 +110,7 @@ async fn refresh_inner(ctx: &Context, feed: &FeedConfig, force: bool) -> Inner {
         return Ok((Outcome::Deferred(format!("not before {when}")), Applied::default(), None));
     }
     let url = state.fetch_url.clone().unwrap_or_else(|| feed.url().to_string());
-    let request = fetch::Request {
-        url: &url,
-        etag: state.etag.as_deref(),
-        last_modified: state.last_modified.as_deref(),
-        ..feed_request(ctx, feed, &url)
-    };
+    let request = fetch::Request { url: &url, etag: state.etag.as_deref(), last_modified: state.last_modified.as_deref(), ..feed_request(ctx, feed, &url) };
 
     let response = match ctx.fetcher.fetch(&request).await {
         Ok(r) => r,

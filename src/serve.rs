@@ -142,7 +142,11 @@ impl App {
 
     /// /status and /metrics (those enabled), and /healthz, for an admin-only listener.
     pub fn admin_router(&self) -> Router {
-        Router::new().route("/healthz", get(healthz)).merge(self.admin_routes()).layer(tower_http::compression::CompressionLayer::new()).with_state(self.clone())
+        Router::new()
+            .route("/healthz", get(healthz))
+            .merge(self.admin_routes())
+            .layer(tower_http::compression::CompressionLayer::new())
+            .with_state(self.clone())
     }
 
     fn admin_routes(&self) -> Router<App> {
@@ -209,7 +213,8 @@ async fn public_file(State(app): State<App>, req: Request) -> Response {
     }
     if let Some(expected) = &app.0.basic {
         if req.headers().get(header::AUTHORIZATION) != Some(expected) {
-            return (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Basic realm=\"polyfeed\", charset=\"UTF-8\"")], "authentication required\n").into_response();
+            return (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Basic realm=\"polyfeed\", charset=\"UTF-8\"")], "authentication required\n")
+                .into_response();
         }
     }
     serve_file(&app.0.output, req.uri().path(), req.headers()).await
@@ -306,11 +311,7 @@ async fn serve_file(root: &Path, url_path: &str, headers: &HeaderMap) -> Respons
     let since_epoch = modified.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
     let etag = format!("\"{:x}-{:x}\"", meta.len(), since_epoch.as_nanos());
     let last_modified = httpdate(since_epoch.as_secs() as i64);
-    let validators = [
-        (header::ETAG, etag.clone()),
-        (header::LAST_MODIFIED, last_modified.clone()),
-        (header::CACHE_CONTROL, "no-cache".to_string()),
-    ];
+    let validators = [(header::ETAG, etag.clone()), (header::LAST_MODIFIED, last_modified.clone()), (header::CACHE_CONTROL, "no-cache".to_string())];
     if not_modified(headers, &etag, since_epoch.as_secs() as i64) {
         let mut r = StatusCode::NOT_MODIFIED.into_response();
         for (k, v) in validators {

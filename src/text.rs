@@ -148,9 +148,35 @@ pub fn nesting_depth(html: &str) -> usize {
 fn closes_implicitly(name: &[u8]) -> bool {
     matches!(
         name,
-        b"p" | b"li" | b"dt" | b"dd" | b"tr" | b"td" | b"th" | b"option" | b"optgroup" | b"thead" | b"tbody" | b"tfoot" | b"rb" | b"rt"
-            | b"rp" | b"colgroup" | b"area" | b"base" | b"br" | b"col" | b"embed" | b"hr" | b"img" | b"input" | b"link" | b"meta"
-            | b"source" | b"track" | b"wbr" | b"param"
+        b"p" | b"li"
+            | b"dt"
+            | b"dd"
+            | b"tr"
+            | b"td"
+            | b"th"
+            | b"option"
+            | b"optgroup"
+            | b"thead"
+            | b"tbody"
+            | b"tfoot"
+            | b"rb"
+            | b"rt"
+            | b"rp"
+            | b"colgroup"
+            | b"area"
+            | b"base"
+            | b"br"
+            | b"col"
+            | b"embed"
+            | b"hr"
+            | b"img"
+            | b"input"
+            | b"link"
+            | b"meta"
+            | b"source"
+            | b"track"
+            | b"wbr"
+            | b"param"
     )
 }
 
@@ -338,7 +364,14 @@ mod tests {
 
     #[test]
     fn entities_decode_without_a_parser_and_agree_with_it() {
-        for s in ["AT&amp;T &#8217;s &#x2014; caf&eacute;", "Tom &amp; Jerry&hellip; &ldquo;quoted&rdquo;", "a & b", "&#65;&#x42;", "&lt;中文 中文=\"中文()\"&gt;", "&中文中文中文;"] {
+        for s in [
+            "AT&amp;T &#8217;s &#x2014; caf&eacute;",
+            "Tom &amp; Jerry&hellip; &ldquo;quoted&rdquo;",
+            "a & b",
+            "&#65;&#x42;",
+            "&lt;中文 中文=\"中文()\"&gt;",
+            "&中文中文中文;",
+        ] {
             let doc = scraper::Html::parse_fragment(s);
             let parsed = collapse_whitespace(&doc.root_element().text().collect::<String>());
             assert_eq!(html_to_plain(s), parsed, "{s}");

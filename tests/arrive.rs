@@ -24,7 +24,8 @@ fn counts(w: &Workdir) -> (i64, i64, i64) {
 fn assert_stored_faithfully(w: &Workdir) {
     let conn = rusqlite::Connection::open(w.path().join("cache/polyfeed.sqlite")).unwrap();
     let mut stmt = conn.prepare("SELECT title_src, title, content_src, units FROM translations").unwrap();
-    let rows: Vec<(String, String, String, String)> = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).unwrap().map(Result::unwrap).collect();
+    let rows: Vec<(String, String, String, String)> =
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).unwrap().map(Result::unwrap).collect();
     assert!(!rows.is_empty());
     // A block of fewer than four words may come back as it went (names, "Claude 3.5 Sonnet"): the
     // checks accept that, so an echo of one is the one thing allowed besides the translation.
@@ -60,7 +61,13 @@ fn validator_docs_feed(corpus: &std::path::Path) -> String {
             continue;
         }
         let name = path.file_stem().unwrap().to_string_lossy().to_string();
-        entries.push(AtomEntry { day: 1 + (entries.len() as u32 % 28), slug: name.to_lowercase(), title: format!("Validator message: {name}"), html, tags: vec![] });
+        entries.push(AtomEntry {
+            day: 1 + (entries.len() as u32 % 28),
+            slug: name.to_lowercase(),
+            title: format!("Validator message: {name}"),
+            html,
+            tags: vec![],
+        });
     }
     atom_feed(&entries, true)
 }
@@ -70,7 +77,8 @@ fn code_heavy_real_posts_are_published_whole() {
     let Some(corpus) = corpus_dir("code_heavy_real_posts_are_published_whole") else { return };
     let dir = corpus.join("feeds/feedjira-sample-feeds/spec/sample_feeds");
     let feeds = Server::start();
-    let mut bodies: Vec<Vec<u8>> = ["SamRuby.xml", "TrotterCashionHome.xml", "GiantRobotsSmashingIntoOtherGiantRobots.xml"].iter().map(|n| std::fs::read(dir.join(n)).unwrap()).collect();
+    let mut bodies: Vec<Vec<u8>> =
+        ["SamRuby.xml", "TrotterCashionHome.xml", "GiantRobotsSmashingIntoOtherGiantRobots.xml"].iter().map(|n| std::fs::read(dir.join(n)).unwrap()).collect();
     bodies.push(validator_docs_feed(&corpus).into_bytes());
     let mut config_feeds = Vec::new();
     let mut code_only = 0;
@@ -82,7 +90,11 @@ fn code_heavy_real_posts_are_published_whole() {
             let blocks = scraper::Selector::parse("p, li, td, th").unwrap();
             code_only += doc
                 .select(&blocks)
-                .filter(|b| b.inner_html().contains("<code") && !segment::has_words(&segment::prose(&b.inner_html()), &[]) && b.text().any(|t| t.chars().any(char::is_alphabetic)))
+                .filter(|b| {
+                    b.inner_html().contains("<code")
+                        && !segment::has_words(&segment::prose(&b.inner_html()), &[])
+                        && b.text().any(|t| t.chars().any(char::is_alphabetic))
+                })
                 .count();
         }
         let path = format!("/f{i}");
@@ -188,7 +200,8 @@ fn an_engine_that_is_down_keeps_posts_waiting_with_their_attempts() {
     let requests = engine_server.seen(CHAT).len();
     assert!(requests > 3, "probed again within the run: {requests} requests");
     let conn = rusqlite::Connection::open(w.path().join("cache/polyfeed.sqlite")).unwrap();
-    let (queued, attempts): (i64, i64) = conn.query_row("SELECT count(*), sum(attempts) FROM queue WHERE state = 'queued'", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    let (queued, attempts): (i64, i64) =
+        conn.query_row("SELECT count(*), sum(attempts) FROM queue WHERE state = 'queued'", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
     assert_eq!((queued, attempts), (3, 0));
 
     // Back up: the next refresh publishes everything.

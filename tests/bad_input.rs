@@ -123,7 +123,8 @@ fn bad_bytes_and_odd_shapes_publish_files_that_parse() {
     }
 
     // The Markdown attribution links to the post, else to the feed's site; never to nothing.
-    let posts: Vec<String> = std::fs::read_dir(w.path().join("output/posts/zh-CN")).unwrap().map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap()).collect();
+    let posts: Vec<String> =
+        std::fs::read_dir(w.path().join("output/posts/zh-CN")).unwrap().map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap()).collect();
     assert_eq!(posts.len(), 6);
     for p in &posts {
         assert!(!p.contains("]()"), "an empty link: {p}");

@@ -34,9 +34,22 @@ fn a_new_entry_shows_up_translated_in_the_served_feed() {
     let w = Workdir::new(&daemon_config(&feeds, &engine_server.url("/v1"), port, &["blog"], ""));
     let daemon = Running::start(&w, "daemon", port);
     let feed_url = daemon.url("/blog/zh-CN/atom.xml");
-    wait_until(Duration::from_secs(30), || get(&feed_url, &[]).is_some_and(|g| g.status == 200 && g.text().contains("<entry>")), "the first entries are served");
+    wait_until(
+        Duration::from_secs(30),
+        || get(&feed_url, &[]).is_some_and(|g| g.status == 200 && g.text().contains("<entry>")),
+        "the first entries are served",
+    );
 
-    entries.insert(0, AtomEntry { day: 30, slug: "breaking".into(), title: "Breaking news today".into(), html: "<p>Something happened just now, and it matters.</p>".into(), tags: vec![] });
+    entries.insert(
+        0,
+        AtomEntry {
+            day: 30,
+            slug: "breaking".into(),
+            title: "Breaking news today".into(),
+            html: "<p>Something happened just now, and it matters.</p>".into(),
+            tags: vec![],
+        },
+    );
     feeds.feed("/blog", ATOM, &atom_feed(&entries, false), "\"v2\"");
     let translated_title = polyfeed::text::html_to_plain(&fake_translate("Breaking news today"));
     let started = Instant::now();
@@ -87,12 +100,18 @@ fn sigterm_during_a_translation_exits_cleanly_and_the_next_start_pays_nothing_tw
         let _ = tx.lock().unwrap().send(hit);
         if hit == 2 {
             // The third request hangs: the daemon is stopped while it waits.
-            return Reply { status: 200, headers: vec![("content-type".into(), "application/json".into())], body: BodyKind::Drip { chunk: b" ".to_vec(), every: Duration::from_millis(500), count: 600 } };
+            return Reply {
+                status: 200,
+                headers: vec![("content-type".into(), "application/json".into())],
+                body: BodyKind::Drip { chunk: b" ".to_vec(), every: Duration::from_millis(500), count: 600 },
+            };
         }
         engine::translate(req)
     });
     let port = free_port();
-    let w = Workdir::new(&daemon_config(&feeds, &engine_server.url("/v1"), port, &["blog"], "").replace("max_concurrency = 1", "max_concurrency = 1\nbatch_tokens = 60"));
+    let w = Workdir::new(
+        &daemon_config(&feeds, &engine_server.url("/v1"), port, &["blog"], "").replace("max_concurrency = 1", "max_concurrency = 1\nbatch_tokens = 60"),
+    );
     let daemon = Running::start(&w, "daemon", port);
     while rx.recv_timeout(Duration::from_secs(30)).expect("the engine is asked") < 2 {}
     let (code, took, stderr) = daemon.stop();
@@ -225,7 +244,8 @@ fn the_server_serves_output_politely_and_nothing_else() {
 #[test]
 fn private_feeds_need_a_token_or_basic_credentials() {
     let (w, port, feeds, engine_server) = published();
-    let config = daemon_config(&feeds, &engine_server.url("/v1"), port, &["blog"], "").replace("grace_period = 3", "grace_period = 3\nrequire_token = true\nstatus = false\nadmin_listen = \"127.0.0.1:ADMIN\"");
+    let config = daemon_config(&feeds, &engine_server.url("/v1"), port, &["blog"], "")
+        .replace("grace_period = 3", "grace_period = 3\nrequire_token = true\nstatus = false\nadmin_listen = \"127.0.0.1:ADMIN\"");
     let admin = free_port();
     w.write_config(&config.replace("ADMIN", &admin.to_string()));
     let add = w.run(&["tokens", "add", "alice"]);
@@ -243,7 +263,11 @@ fn private_feeds_need_a_token_or_basic_credentials() {
     assert_eq!(get(&format!("http://127.0.0.1:{admin}/status"), &[]).unwrap().status, 404, "status disabled");
 
     assert_eq!(w.run(&["tokens", "revoke", "alice"]).code, 0);
-    wait_until(Duration::from_secs(15), || get(&server.url(&format!("/t/{token}/all/zh-CN/atom.xml")), &[]).unwrap().status == 404, "a revoked token stops working");
+    wait_until(
+        Duration::from_secs(15),
+        || get(&server.url(&format!("/t/{token}/all/zh-CN/atom.xml")), &[]).unwrap().status == 404,
+        "a revoked token stops working",
+    );
     assert_eq!(server.stop().0, 0);
 
     // HTTP Basic instead of tokens.

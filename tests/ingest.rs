@@ -231,9 +231,8 @@ fn private_addresses_are_refused_unless_allowed() {
     let server = Server::start();
     server.feed("/feed", ATOM, &atom_feed(&sample_entries(1), false), "\"v1\"");
     let port = server.addr.port();
-    let config = format!(
-        "[[feeds]]\nname = \"ip\"\nurl = \"http://127.0.0.1:{port}/feed\"\n\n[[feeds]]\nname = \"name\"\nurl = \"http://localhost:{port}/feed\"\n"
-    );
+    let config =
+        format!("[[feeds]]\nname = \"ip\"\nurl = \"http://127.0.0.1:{port}/feed\"\n\n[[feeds]]\nname = \"name\"\nurl = \"http://localhost:{port}/feed\"\n");
     let w = Workdir::new(&config);
     let run = no_translate(&w, &[]);
     assert_eq!(run.code, 2, "{run:?}");
@@ -266,7 +265,8 @@ fn encodings_declared_in_xml_or_by_http() {
     server.route("/latin1", move |_, _| Reply::new(200, "text/xml", l1.clone()));
 
     let w = Workdir::new("");
-    for (path, title, entry) in [("/gb2312", "中文博客", "你好，世界"), ("/koi8", "Блог", "Привет"), ("/latin1", "Café", "Crème brûlée")] {
+    for (path, title, entry) in [("/gb2312", "中文博客", "你好，世界"), ("/koi8", "Блог", "Привет"), ("/latin1", "Café", "Crème brûlée")]
+    {
         let run = w.run(&["inspect", &server.url(path), "--json", "--allow-private-network"]);
         assert_eq!(run.code, 0, "{path}: {run:?}");
         let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
@@ -367,7 +367,9 @@ fn inspect_a_file_prints_normalized_entries() {
 fn full_text_replaces_summaries_and_falls_back_with_a_reason() {
     let server = Server::start();
     let article = "<p>This is the whole article, much longer than the summary in the feed, with details.</p>".repeat(4);
-    let page = format!("<html><head><title>Post</title></head><body><nav><a href=\"/\">Home</a></nav><article><h1>Post</h1>{article}<pre><code>x = 1</code></pre></article><footer>Footer links</footer></body></html>");
+    let page = format!(
+        "<html><head><title>Post</title></head><body><nav><a href=\"/\">Home</a></nav><article><h1>Post</h1>{article}<pre><code>x = 1</code></pre></article><footer>Footer links</footer></body></html>"
+    );
     server.route("/posts/ok", move |_, _| Reply::html(page.clone()));
     server.route("/posts/broken", |_, _| Reply::status(500));
     let feed = format!(

@@ -122,7 +122,10 @@ fn a_local_engine_that_cannot_run_holds_entries_back_and_says_how_to_fix_it() {
     assert_eq!(run.code, 2, "{run:?}");
     let expected = if cfg!(feature = "local") { "polyfeed model pull" } else { "--features local" };
     assert!(run.stdout.contains("translation skipped, 2 entries wait in the queue") && run.stdout.contains(expected), "{}", run.stdout);
-    assert!(!w.path().join("output/simon/zh-CN/atom.xml").exists() || !std::fs::read_to_string(w.path().join("output/simon/zh-CN/atom.xml")).unwrap().contains("<entry>"));
+    assert!(
+        !w.path().join("output/simon/zh-CN/atom.xml").exists()
+            || !std::fs::read_to_string(w.path().join("output/simon/zh-CN/atom.xml")).unwrap().contains("<entry>")
+    );
 
     // Without a key, the message says how to translate with none.
     w.write_config(&config_for(

@@ -26,14 +26,21 @@ fn published_feeds_read_back_and_match_the_sources_one_to_one() {
     let Some(corpus) = corpus_dir("published_feeds_read_back_and_match_the_sources_one_to_one") else { return };
     let corpus = corpus.join("feeds/feedjira-sample-feeds/spec/sample_feeds");
     let feeds = Server::start();
-    let sources = [("techcrunch", "TechCrunch.xml", "application/rss+xml"), ("pauldix", "PaulDixExplainsNothing.xml", ATOM), ("jsonfeed", "json_feed.json", "application/feed+json")];
+    let sources = [
+        ("techcrunch", "TechCrunch.xml", "application/rss+xml"),
+        ("pauldix", "PaulDixExplainsNothing.xml", ATOM),
+        ("jsonfeed", "json_feed.json", "application/feed+json"),
+    ];
     for (name, file, ty) in sources {
         let body = std::fs::read(corpus.join(file)).unwrap();
         feeds.route(&format!("/{name}"), move |_, _| Reply::new(200, ty, body.clone()));
     }
     let engine_server = Server::start();
     engine_server.route(CHAT, |req, _| engine::translate(req));
-    let top = format!("{}\n[publish]\npublic_url = \"https://feeds.example.org/polyfeed/\"\nmax_entries = 1000\n", engine::translator_config(&engine_server.url("/v1"), ""));
+    let top = format!(
+        "{}\n[publish]\npublic_url = \"https://feeds.example.org/polyfeed/\"\nmax_entries = 1000\n",
+        engine::translator_config(&engine_server.url("/v1"), "")
+    );
     let list: Vec<(&str, String)> = sources.iter().map(|(n, _, _)| (*n, feeds.url(&format!("/{n}")))).collect();
     let list: Vec<(&str, &str)> = list.iter().map(|(n, u)| (*n, u.as_str())).collect();
     let w = Workdir::new(&config_for(&list, &top, "backfill = 1000"));
@@ -59,7 +66,10 @@ fn published_feeds_read_back_and_match_the_sources_one_to_one() {
         assert!(atom.links.iter().any(|l| l.rel == "self" && l.href == format!("https://feeds.example.org/polyfeed/{name}/zh-CN/atom.xml")));
         let first = &atom.entries[0];
         let original = source.entries.iter().find(|e| e.link.as_deref() == first.links.first().map(|l| l.href.as_str())).unwrap();
-        assert_eq!(first.title.value, format!("{} | {}", polyfeed::text::html_to_plain(&engine::fake_translate(&polyfeed::text::escape_html(&original.title))), original.title));
+        assert_eq!(
+            first.title.value,
+            format!("{} | {}", polyfeed::text::html_to_plain(&engine::fake_translate(&polyfeed::text::escape_html(&original.title))), original.title)
+        );
         assert!(first.source.as_ref().is_some_and(|s| s.id == feeds.url(&format!("/{name}"))), "names its source");
         assert_eq!(first.published.map(|d| d.with_timezone(&chrono::Utc)), original.published.or(original.updated));
         let rss = rss::Channel::read_from(read(&w, &format!("{name}/zh-CN/rss.xml")).as_bytes()).unwrap();
@@ -74,7 +84,10 @@ fn published_feeds_read_back_and_match_the_sources_one_to_one() {
 
     // Bilingual bodies: original blocks followed by marked translations; code blocks once.
     let atom = read(&w, "pauldix/zh-CN/atom.xml");
-    assert!(atom.contains("class=&quot;polyfeed-translation&quot; lang=&quot;zh-CN&quot;") || atom.contains("class=\"polyfeed-translation\""), "translations are marked");
+    assert!(
+        atom.contains("class=&quot;polyfeed-translation&quot; lang=&quot;zh-CN&quot;") || atom.contains("class=\"polyfeed-translation\""),
+        "translations are marked"
+    );
     let opml = read(&w, "opml.xml");
     for (name, _, _) in sources {
         assert!(opml.contains(&format!("xmlUrl=\"https://feeds.example.org/polyfeed/{name}/zh-CN/atom.xml\"")), "{opml}");
@@ -148,9 +161,7 @@ fn a_post_renders_to_the_shape_of_the_example() {
     // The example's shape: the same front matter keys in the same order, the same date format,
     // a `#` title, and the attribution line last.
     let example = include_str!("fixtures/llms-in-2024.zh-CN.md");
-    let keys = |doc: &str| -> Vec<String> {
-        doc.lines().skip(1).take_while(|l| *l != "---").map(|l| l.split(':').next().unwrap().to_string()).collect()
-    };
+    let keys = |doc: &str| -> Vec<String> { doc.lines().skip(1).take_while(|l| *l != "---").map(|l| l.split(':').next().unwrap().to_string()).collect() };
     assert_eq!(keys(&text), keys(example));
     assert!(text.contains("\ndate: 2024-12-31 18:07:00 +0800\n"));
     assert!(text.contains("\n# 2024 年我们对大语言模型的认知\n"));
@@ -220,7 +231,8 @@ fn republishing_is_incremental() {
     let b_atom = w.path().join("output/b/zh-CN/atom.xml");
     let b_mtime = std::fs::metadata(&b_atom).unwrap().modified().unwrap();
 
-    entries.insert(0, AtomEntry { day: 29, slug: "fresh".into(), title: "Fresh news".into(), html: "<p>Something new happened today.</p>".into(), tags: vec![] });
+    entries
+        .insert(0, AtomEntry { day: 29, slug: "fresh".into(), title: "Fresh news".into(), html: "<p>Something new happened today.</p>".into(), tags: vec![] });
     feeds.feed("/a", ATOM, &atom_feed(&entries, false), "\"v2\"");
     let run = w.run(&["refresh"]);
     assert!(run.stdout.contains("(1 feeds, 1 posts redone)"), "{}", run.stdout);
@@ -264,7 +276,8 @@ fn two_posts_with_one_slug_on_one_day_keep_two_files() {
     engine_server.route(CHAT, |req, _| engine::translate(req));
     let w = Workdir::new(&config_for(&[("a", &feeds.url("/a")), ("b", &feeds.url("/b"))], &engine::translator_config(&engine_server.url("/v1"), ""), ""));
     assert_eq!(w.run(&["refresh"]).code, 0);
-    let mut posts: Vec<String> = std::fs::read_dir(w.path().join("output/posts/zh-CN")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let mut posts: Vec<String> =
+        std::fs::read_dir(w.path().join("output/posts/zh-CN")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     posts.sort();
     assert_eq!(posts.len(), 2, "{posts:?}");
     assert!(posts.iter().any(|p| p == "2026-11-28-weekly-notes.md"), "{posts:?}");

@@ -150,7 +150,11 @@ fn rate_limits_and_server_errors_are_retried() {
 fn a_hanging_engine_times_out_and_is_retried() {
     let s = setup(&sample_entries(1), "timeout = 1", |req, hit| {
         if hit == 0 {
-            return Reply { status: 200, headers: vec![("content-type".into(), "application/json".into())], body: BodyKind::Drip { chunk: b" ".to_vec(), every: Duration::from_millis(500), count: 100 } };
+            return Reply {
+                status: 200,
+                headers: vec![("content-type".into(), "application/json".into())],
+                body: BodyKind::Drip { chunk: b" ".to_vec(), every: Duration::from_millis(500), count: 100 },
+            };
         }
         engine::translate(req)
     });
@@ -341,7 +345,9 @@ fn kill_9_mid_run_loses_nothing_and_pays_nothing_twice() {
     let s = setup(&sample_entries(10), "max_concurrency = 1\nbatch_tokens = 60", move |req, hit| {
         let _ = tx.lock().unwrap().send(hit);
         let content = reply_html(&request_blocks(req), fake_translate);
-        let body = serde_json::json!({"choices": [{"message": {"content": content}, "finish_reason": "stop"}], "usage": {"prompt_tokens": 1, "completion_tokens": 1}}).to_string();
+        let body =
+            serde_json::json!({"choices": [{"message": {"content": content}, "finish_reason": "stop"}], "usage": {"prompt_tokens": 1, "completion_tokens": 1}})
+                .to_string();
         // The reply comes in two parts, 150 ms apart: a kill can land mid-reply.
         let mid = (0..=body.len() / 2).rev().find(|i| body.is_char_boundary(*i)).unwrap();
         let (a, b) = body.split_at(mid);
@@ -410,7 +416,9 @@ fn failed_entries_wait_for_retry_and_partial_entries_publish_when_allowed() {
     assert_eq!(translations(&s.w).len(), 2);
 
     // With allow_partial, an entry whose block keeps failing is published with that block in the original.
-    let handler = |req: &common::Seen, _: usize| completion(&reply_html(&request_blocks(req), |h| if h.starts_with("Via ") { h.to_string() } else { fake_translate(h) }), 10, 10);
+    let handler = |req: &common::Seen, _: usize| {
+        completion(&reply_html(&request_blocks(req), |h| if h.starts_with("Via ") { h.to_string() } else { fake_translate(h) }), 10, 10)
+    };
     let p = setup(&sample_entries(2), "allow_partial = true", handler);
     assert_eq!(p.w.run(&["refresh"]).code, 0);
     let rows = translations(&p.w);

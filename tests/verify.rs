@@ -25,7 +25,11 @@ fn the_example_translation_is_flagged_from_the_prices_section_on() {
     // Before it, every block of either side has its partner.
     let before = &rows[..prices];
     assert!(before.len() > 40);
-    assert!(before.iter().all(|r| r.source.is_some() && r.translation.is_some()), "{:#?}", before.iter().filter(|r| r.source.is_none() || r.translation.is_none()).collect::<Vec<_>>());
+    assert!(
+        before.iter().all(|r| r.source.is_some() && r.translation.is_some()),
+        "{:#?}",
+        before.iter().filter(|r| r.source.is_none() || r.translation.is_none()).collect::<Vec<_>>()
+    );
 
     // The prices section itself was replaced by "过去两年...": none of its blocks passes.
     let next_heading = rows[prices + 1..].iter().position(|r| r.source.is_some_and(|i| source[i].heading)).unwrap() + prices + 1;

@@ -18,7 +18,9 @@ pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
         let admin = config.server.admin_listen.as_ref().map(|a| a.get_ref().clone());
         let mut servers = tokio::task::JoinSet::new();
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        for (addr, router) in std::iter::once((config.server.listen.get_ref().clone(), app.router(admin.is_none()))).chain(admin.map(|a| (a, app.admin_router()))) {
+        for (addr, router) in
+            std::iter::once((config.server.listen.get_ref().clone(), app.router(admin.is_none()))).chain(admin.map(|a| (a, app.admin_router())))
+        {
             let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("cannot listen on {addr}"))?;
             eprintln!("serving {} on http://{addr}/", config.output_dir.display());
             let mut stop = stop_rx.clone();

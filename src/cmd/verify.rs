@@ -28,7 +28,11 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
                 Status::Missing => "missing",
                 Status::Invented => "invented",
             };
-            println!("{status:<10}  src {:<60}  tr {}", cell(r.source.map(|i| source[i].text.as_str())), cell(r.translation.map(|i| translation[i].text.as_str())));
+            println!(
+                "{status:<10}  src {:<60}  tr {}",
+                cell(r.source.map(|i| source[i].text.as_str())),
+                cell(r.translation.map(|i| translation[i].text.as_str()))
+            );
             for p in &r.problems {
                 println!("            {p}");
             }
@@ -36,7 +40,11 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     }
     let count = |s: Status| rows.iter().filter(|r| r.status == s).count();
     let (ok, unfaithful, missing, invented) = (count(Status::Ok), count(Status::Unfaithful), count(Status::Missing), count(Status::Invented));
-    eprintln!("{} source blocks, {} translated blocks: {ok} ok, {unfaithful} unfaithful, {missing} missing, {invented} invented", source.len(), translation.len());
+    eprintln!(
+        "{} source blocks, {} translated blocks: {ok} ok, {unfaithful} unfaithful, {missing} missing, {invented} invented",
+        source.len(),
+        translation.len()
+    );
     Ok(if ok == rows.len() { ExitCode::SUCCESS } else { ExitCode::from(super::PARTIAL_FAILURE) })
 }
 

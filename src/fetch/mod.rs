@@ -144,12 +144,7 @@ pub struct Fetcher {
 
 impl Fetcher {
     pub fn new(limits: Limits) -> Fetcher {
-        Fetcher {
-            global: Arc::new(Semaphore::new(limits.max_concurrent)),
-            per_host: Mutex::new(HashMap::new()),
-            clients: Mutex::new(HashMap::new()),
-            limits,
-        }
+        Fetcher { global: Arc::new(Semaphore::new(limits.max_concurrent)), per_host: Mutex::new(HashMap::new()), clients: Mutex::new(HashMap::new()), limits }
     }
 
     pub fn from_config(config: &crate::config::Config) -> Fetcher {
@@ -237,18 +232,10 @@ impl Fetcher {
             }
             let host = url.host_str().unwrap_or_default().to_string();
             let _permits = self.permits(&host).await;
-            let response = client
-                .get(url.clone())
-                .headers(request_headers(req)?)
-                .send()
-                .await
-                .map_err(|e| connect_error(&url, e))?;
+            let response = client.get(url.clone()).headers(request_headers(req)?).send().await.map_err(|e| connect_error(&url, e))?;
             let status = response.status();
-            let retry_after = response
-                .headers()
-                .get(header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| policy::parse_retry_after(v, chrono::Utc::now()));
+            let retry_after =
+                response.headers().get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(|v| policy::parse_retry_after(v, chrono::Utc::now()));
             match policy::classify(status.as_u16(), retry_after.is_some()) {
                 Disposition::Redirect { permanent } => {
                     let location = response

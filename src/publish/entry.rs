@@ -54,18 +54,39 @@ pub struct Words {
 pub fn words(lang: &str) -> Words {
     let lower = lang.to_ascii_lowercase();
     match lower.split('-').next().unwrap_or("") {
-        "zh" if matches!(lower.as_str(), "zh-tw" | "zh-hk" | "zh-hant") => Words {
-            attribution: "本文翻譯自 {author} 的部落格文章 [{title}]({link})。",
-            original: "原文",
-            latest: "最新譯文",
-            feeds: "訂閱",
+        "zh" if matches!(lower.as_str(), "zh-tw" | "zh-hk" | "zh-hant") => {
+            Words {
+                attribution: "本文翻譯自 {author} 的部落格文章 [{title}]({link})。", original: "原文", latest: "最新譯文", feeds: "訂閱"
+            }
+        }
+        "zh" => {
+            Words { attribution: "本文翻译自 {author} 的博客文章 [{title}]({link})。", original: "原文", latest: "最新译文", feeds: "订阅" }
+        }
+        "ja" => {
+            Words {
+                attribution: "この記事は {author} のブログ記事 [{title}]({link}) の翻訳です。", original: "原文", latest: "最新の翻訳", feeds: "フィード"
+            }
+        }
+        "ko" => {
+            Words {
+                attribution: "이 글은 {author}의 블로그 글 [{title}]({link})을 번역한 것입니다.", original: "원문", latest: "최신 번역", feeds: "피드"
+            }
+        }
+        "fr" => {
+            Words { attribution: "Traduit de l'article de {author} [{title}]({link}).", original: "Original", latest: "Dernières traductions", feeds: "Flux" }
+        }
+        "de" => Words {
+            attribution: "Übersetzt aus dem Beitrag [{title}]({link}) von {author}.",
+            original: "Original",
+            latest: "Neueste Übersetzungen",
+            feeds: "Feeds",
         },
-        "zh" => Words { attribution: "本文翻译自 {author} 的博客文章 [{title}]({link})。", original: "原文", latest: "最新译文", feeds: "订阅" },
-        "ja" => Words { attribution: "この記事は {author} のブログ記事 [{title}]({link}) の翻訳です。", original: "原文", latest: "最新の翻訳", feeds: "フィード" },
-        "ko" => Words { attribution: "이 글은 {author}의 블로그 글 [{title}]({link})을 번역한 것입니다.", original: "원문", latest: "최신 번역", feeds: "피드" },
-        "fr" => Words { attribution: "Traduit de l'article de {author} [{title}]({link}).", original: "Original", latest: "Dernières traductions", feeds: "Flux" },
-        "de" => Words { attribution: "Übersetzt aus dem Beitrag [{title}]({link}) von {author}.", original: "Original", latest: "Neueste Übersetzungen", feeds: "Feeds" },
-        "es" => Words { attribution: "Traducido de la entrada de {author} [{title}]({link}).", original: "Original", latest: "Últimas traducciones", feeds: "Fuentes" },
+        "es" => Words {
+            attribution: "Traducido de la entrada de {author} [{title}]({link}).",
+            original: "Original",
+            latest: "Últimas traducciones",
+            feeds: "Fuentes",
+        },
         _ => Words { attribution: "Translated from [{title}]({link}) by {author}.", original: "Original", latest: "Latest translations", feeds: "Feeds" },
     }
 }

@@ -122,7 +122,12 @@ fn atom(channel: &Channel, entries: &[(Published, Option<Source>)]) -> String {
                 authors: e.authors.iter().map(|a| atom::Person { name: a.clone(), ..Default::default() }).collect(),
                 categories: e.categories.iter().map(|c| atom::Category { term: c.clone(), ..Default::default() }).collect(),
                 links: e.link.iter().map(|l| link(l, "alternate", Some("text/html"))).collect(),
-                content: Some(atom::Content { value: Some(e.body.clone()), content_type: Some("html".into()), lang: Some(e.lang.clone()), ..Default::default() }),
+                content: Some(atom::Content {
+                    value: Some(e.body.clone()),
+                    content_type: Some("html".into()),
+                    lang: Some(e.lang.clone()),
+                    ..Default::default()
+                }),
                 source: source.as_ref().map(|s| atom::Source {
                     title: atom::Text::plain(&s.title),
                     id: s.url.clone(),
@@ -141,7 +146,8 @@ fn atom(channel: &Channel, entries: &[(Published, Option<Source>)]) -> String {
 /// An RSS 2.0 document.
 fn rss(channel: &Channel, entries: &[(Published, Option<Source>)]) -> String {
     let mut atom_ext = rss::extension::atom::AtomExtension::default();
-    atom_ext.links = vec![atom::Link { href: channel.rss_url.clone(), rel: "self".into(), mime_type: Some("application/rss+xml".into()), ..Default::default() }];
+    atom_ext.links =
+        vec![atom::Link { href: channel.rss_url.clone(), rel: "self".into(), mime_type: Some("application/rss+xml".into()), ..Default::default() }];
     let ch = rss::Channel {
         title: channel.title.clone(),
         link: channel.home_url.clone(),

@@ -108,8 +108,8 @@ fn blocks(node: NodeRef<Node>, out: &mut String) {
                         flush(&mut inline_run, out);
                         out.push_str("---\n\n");
                     }
-                    "div" | "section" | "article" | "figure" | "header" | "footer" | "aside" | "main" | "details" | "dl" | "dd" | "dt"
-                    | "figcaption" | "summary" => {
+                    "div" | "section" | "article" | "figure" | "header" | "footer" | "aside" | "main" | "details" | "dl" | "dd" | "dt" | "figcaption"
+                    | "summary" => {
                         flush(&mut inline_run, out);
                         blocks(*el, out);
                     }
@@ -304,10 +304,7 @@ pub fn yaml_scalar(s: &str) -> String {
 
 /// A YAML flow sequence: `[a, b]`.
 pub fn yaml_list(items: &[String]) -> String {
-    let inner: Vec<String> = items
-        .iter()
-        .map(|i| if i.contains([',', '[', ']', '{', '}']) { quoted(i) } else { yaml_scalar(i) })
-        .collect();
+    let inner: Vec<String> = items.iter().map(|i| if i.contains([',', '[', ']', '{', '}']) { quoted(i) } else { yaml_scalar(i) }).collect();
     format!("[{}]", inner.join(", "))
 }
 

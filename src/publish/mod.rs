@@ -88,7 +88,11 @@ pub fn publish(config: &Config, store: &dyn Store) -> Result<Report> {
     let source_of = |name: &str| -> Option<Source> {
         let f = config.feed(name)?;
         let meta = metas.get(name)?;
-        Some(Source { title: if meta.title.is_empty() { name.to_string() } else { meta.title.clone() }, url: f.url().to_string(), site_url: meta.site_url.clone() })
+        Some(Source {
+            title: if meta.title.is_empty() { name.to_string() } else { meta.title.clone() },
+            url: f.url().to_string(),
+            site_url: meta.site_url.clone(),
+        })
     };
     // An entry appears in its feed, the merged feed, the index and its post: built once per run.
     let built: std::cell::RefCell<HashMap<(i64, String), Published>> = Default::default();
@@ -163,11 +167,7 @@ pub fn publish(config: &Config, store: &dyn Store) -> Result<Report> {
     let mut claimed: HashMap<String, String> = HashMap::new();
     for lang in &langs {
         let key = format!("posts:{lang}");
-        let since = marks
-            .get(&key)
-            .and_then(|m| m.strip_prefix(&format!("{settings}:")))
-            .and_then(|t| t.parse::<i64>().ok())
-            .unwrap_or(0);
+        let since = marks.get(&key).and_then(|m| m.strip_prefix(&format!("{settings}:"))).and_then(|t| t.parse::<i64>().ok()).unwrap_or(0);
         let items = store.publish_items_since(lang, since)?;
         let mut latest = since;
         for item in items.iter().filter(|i| config.feed(&i.entry.feed).is_some_and(|f| f.enabled)) {

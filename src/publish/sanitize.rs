@@ -28,7 +28,8 @@ pub fn sanitize(html: &str, base: Option<&Url>, iframe_hosts: &[String]) -> Stri
         let hosts: Vec<String> = iframe_hosts.to_vec();
         b.attribute_filter(move |element, attribute, value| {
             if element == "iframe" && attribute == "src" {
-                let allowed = Url::parse(value).ok().filter(|u| u.scheme() == "https").and_then(|u| u.host_str().map(str::to_string)).is_some_and(|h| hosts.contains(&h));
+                let allowed =
+                    Url::parse(value).ok().filter(|u| u.scheme() == "https").and_then(|u| u.host_str().map(str::to_string)).is_some_and(|h| hosts.contains(&h));
                 return allowed.then(|| value.into());
             }
             Some(value.into())

@@ -47,11 +47,7 @@ pub struct IndexItem<'a> {
 pub fn index(sections: &[(String, Vec<IndexItem>)], feeds: &[FeedLink]) -> String {
     let mut head_links = String::new();
     for f in feeds {
-        head_links.push_str(&format!(
-            "<link rel=\"alternate\" type=\"application/atom+xml\" title=\"{}\" href=\"{}atom.xml\">\n",
-            esc(&f.title),
-            esc(&f.dir)
-        ));
+        head_links.push_str(&format!("<link rel=\"alternate\" type=\"application/atom+xml\" title=\"{}\" href=\"{}atom.xml\">\n", esc(&f.title), esc(&f.dir)));
     }
     let mut body = String::new();
     for (lang, items) in sections {

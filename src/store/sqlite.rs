@@ -8,7 +8,8 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use std::collections::HashMap;
 
 use super::{
-    Applied, FeedState, FeedSummary, FetchRecord, FetchResult, Job, JobEnd, MemoryRow, Result, Store, StoreError, StoredEntry, TranslationRow, Unpublished, UsageRow, FeedMeta, PublishItem,
+    Applied, FeedMeta, FeedState, FeedSummary, FetchRecord, FetchResult, Job, JobEnd, MemoryRow, PublishItem, Result, Store, StoreError, StoredEntry,
+    TranslationRow, Unpublished, UsageRow,
 };
 use crate::detect::{Detection, Known, Verdict};
 use crate::model::{Entry, now};
@@ -108,7 +109,9 @@ impl SqliteStore {
 fn open_error(path: &str, e: &rusqlite::Error) -> StoreError {
     let hint = match e.sqlite_error_code() {
         Some(rusqlite::ErrorCode::DiskFull) | Some(rusqlite::ErrorCode::SystemIoFailure) => " (is the disk full or read-only?)",
-        Some(rusqlite::ErrorCode::CannotOpen) | Some(rusqlite::ErrorCode::PermissionDenied) | Some(rusqlite::ErrorCode::ReadOnly) => " (check the folder's permissions)",
+        Some(rusqlite::ErrorCode::CannotOpen) | Some(rusqlite::ErrorCode::PermissionDenied) | Some(rusqlite::ErrorCode::ReadOnly) => {
+            " (check the folder's permissions)"
+        }
         _ => "",
     };
     StoreError::Open { path: path.to_string(), message: format!("{e}{hint}") }
@@ -142,23 +145,22 @@ fn insert_entry(tx: &Transaction, feed: &str, d: &crate::detect::Detected, t: i6
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14, ?14, ?15)",
     )?
     .execute(params![
-            feed,
-            e.key,
-            e.source_id,
-            e.link,
-            d.link_norm,
-            e.title,
-            d.full_text.as_deref().unwrap_or(&e.content),
-            to_json(&e.authors),
-            to_json(&e.categories),
-            e.published.map(|d| d.timestamp()),
-            e.updated.map(|d| d.timestamp()),
-            d.text_hash,
-            d.filtered,
-            t,
-            d.note,
-        ],
-    )?;
+        feed,
+        e.key,
+        e.source_id,
+        e.link,
+        d.link_norm,
+        e.title,
+        d.full_text.as_deref().unwrap_or(&e.content),
+        to_json(&e.authors),
+        to_json(&e.categories),
+        e.published.map(|d| d.timestamp()),
+        e.updated.map(|d| d.timestamp()),
+        d.text_hash,
+        d.filtered,
+        t,
+        d.note,
+    ])?;
     Ok(tx.last_insert_rowid())
 }
 
@@ -171,23 +173,22 @@ fn update_entry(tx: &Transaction, id: i64, d: &crate::detect::Detected, t: i64) 
          WHERE id = ?1",
     )?
     .execute(params![
-            id,
-            e.key,
-            e.source_id,
-            e.link,
-            d.link_norm,
-            e.title,
-            d.full_text.as_deref().unwrap_or(&e.content),
-            to_json(&e.authors),
-            to_json(&e.categories),
-            e.published.map(|d| d.timestamp()),
-            e.updated.map(|d| d.timestamp()),
-            d.text_hash,
-            d.filtered,
-            t,
-            d.note,
-        ],
-    )?;
+        id,
+        e.key,
+        e.source_id,
+        e.link,
+        d.link_norm,
+        e.title,
+        d.full_text.as_deref().unwrap_or(&e.content),
+        to_json(&e.authors),
+        to_json(&e.categories),
+        e.published.map(|d| d.timestamp()),
+        e.updated.map(|d| d.timestamp()),
+        d.text_hash,
+        d.filtered,
+        t,
+        d.note,
+    ])?;
     Ok(())
 }
 
@@ -233,9 +234,7 @@ impl Store for SqliteStore {
     fn known_entries(&self, feed: &str) -> Result<Vec<Known>> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached("SELECT id, key, link_norm, text_hash, gone FROM entries WHERE feed = ?1")?;
-        let rows = stmt.query_map([feed], |r| {
-            Ok(Known { id: r.get(0)?, key: r.get(1)?, link_norm: r.get(2)?, text_hash: r.get(3)?, gone: r.get(4)? })
-        })?;
+        let rows = stmt.query_map([feed], |r| Ok(Known { id: r.get(0)?, key: r.get(1)?, link_norm: r.get(2)?, text_hash: r.get(3)?, gone: r.get(4)? }))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
@@ -272,23 +271,25 @@ impl Store for SqliteStore {
              WHERE name = ?1",
         )?
         .execute(params![
-                feed,
-                t,
-                record.result.label(),
-                error,
-                failed,
-                fetched,
-                record.fetch_url,
-                record.etag,
-                record.last_modified,
-                record.body_hash,
-                record.not_before,
-            ])?;
+            feed,
+            t,
+            record.result.label(),
+            error,
+            failed,
+            fetched,
+            record.fetch_url,
+            record.etag,
+            record.last_modified,
+            record.body_hash,
+            record.not_before,
+        ])?;
         if let Some(meta) = &record.meta {
-            tx.prepare_cached(
-                "UPDATE feeds SET title = ?2, site_url = ?3, authors = ?4 WHERE name = ?1",
-            )?
-            .execute(params![feed, meta.title, meta.site_url, to_json(&meta.authors)])?;
+            tx.prepare_cached("UPDATE feeds SET title = ?2, site_url = ?3, authors = ?4 WHERE name = ?1")?.execute(params![
+                feed,
+                meta.title,
+                meta.site_url,
+                to_json(&meta.authors)
+            ])?;
         }
 
         let mut applied = Applied::default();
@@ -306,7 +307,11 @@ impl Store for SqliteStore {
                     }
                     Verdict::Unchanged { id, rekey, reappeared } => {
                         if rekey {
-                            tx.prepare_cached("UPDATE entries SET key = ?2, source_id = ?3 WHERE id = ?1")?.execute(params![id, d.entry.key, d.entry.source_id])?;
+                            tx.prepare_cached("UPDATE entries SET key = ?2, source_id = ?3 WHERE id = ?1")?.execute(params![
+                                id,
+                                d.entry.key,
+                                d.entry.source_id
+                            ])?;
                         }
                         if reappeared {
                             tx.prepare_cached("UPDATE entries SET gone = 0, last_seen = ?2 WHERE id = ?1")?.execute(params![id, t])?;
@@ -409,9 +414,8 @@ impl Store for SqliteStore {
 
     fn memory_lookup(&self, hashes: &[String], lang: &str, engines: &[(String, String)], prompt_version: i64) -> Result<HashMap<String, String>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT translation FROM memory WHERE hash = ?1 AND lang = ?2 AND engine = ?3 AND model = ?4 AND prompt_version = ?5",
-        )?;
+        let mut stmt =
+            conn.prepare_cached("SELECT translation FROM memory WHERE hash = ?1 AND lang = ?2 AND engine = ?3 AND model = ?4 AND prompt_version = ?5")?;
         let mut found = HashMap::new();
         for hash in hashes {
             for (engine, model) in engines {
@@ -474,9 +478,8 @@ impl Store for SqliteStore {
 
     fn usage_by_day(&self, day: &str) -> Result<Vec<(String, u64, f64)>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT day, sum(prompt_tokens + completion_tokens), sum(cost_usd) FROM usage WHERE day >= ?1 GROUP BY day ORDER BY day",
-        )?;
+        let mut stmt =
+            conn.prepare_cached("SELECT day, sum(prompt_tokens + completion_tokens), sum(cost_usd) FROM usage WHERE day >= ?1 GROUP BY day ORDER BY day")?;
         let rows = stmt.query_map([day], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64, r.get(2)?)))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
@@ -524,9 +527,7 @@ impl Store for SqliteStore {
 
     fn queue_counts(&self) -> Result<(u64, u64, u64, u64)> {
         let conn = self.conn();
-        let count = |state: &str| -> Result<u64> {
-            Ok(conn.query_row("SELECT count(*) FROM queue WHERE state = ?1", [state], |r| r.get::<_, i64>(0))? as u64)
-        };
+        let count = |state: &str| -> Result<u64> { Ok(conn.query_row("SELECT count(*) FROM queue WHERE state = ?1", [state], |r| r.get::<_, i64>(0))? as u64) };
         Ok((count("queued")?, count("leased")?, count("done")?, count("failed")?))
     }
 
@@ -631,8 +632,7 @@ impl SqliteStore {
 }
 
 /// The columns `entry_row` reads, in order.
-const ENTRY_COLUMNS: &str =
-    "e.id, e.feed, e.version, e.key, e.source_id, e.link, e.title, e.content, e.authors, e.categories, e.published, e.updated, e.note";
+const ENTRY_COLUMNS: &str = "e.id, e.feed, e.version, e.key, e.source_id, e.link, e.title, e.content, e.authors, e.categories, e.published, e.updated, e.note";
 /// The columns `translation_row` reads, in order.
 const TRANSLATION_COLUMNS: &str = "t.entry_id, t.lang, t.version, t.title_src, t.title, t.content_src, t.units, t.complete, t.translated_at, t.seq";
 
@@ -717,7 +717,9 @@ impl SqliteStore {
             }
             JobEnd::Retry { at, reason } => {
                 tx.execute(
-                    &format!("UPDATE queue SET state = 'queued', lease_until = NULL, attempts = attempts + 1, next_attempt_at = ?4, last_error = ?5 WHERE {current}"),
+                    &format!(
+                        "UPDATE queue SET state = 'queued', lease_until = NULL, attempts = attempts + 1, next_attempt_at = ?4, last_error = ?5 WHERE {current}"
+                    ),
                     params![job.entry_id, job.lang, job.version, at, reason],
                 )?;
             }

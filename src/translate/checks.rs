@@ -313,7 +313,10 @@ mod tests {
                 r#"<a href="https://evil.example/">点击</a> <a href="https://lmarena.ai/">Chatbot Arena</a> <code>GPT-4-0314</code> 70 0.0375 1000000"#,
                 "link(s) added: https://evil.example/",
             ),
-            (r#"<a href="https://lmarena.ai/">Chatbot Arena</a> 上有很多模型，<code>GPT-4-0315</code>，总共 70 个，0.0375 美元，100 万。"#, "inline code changed"),
+            (
+                r#"<a href="https://lmarena.ai/">Chatbot Arena</a> 上有很多模型，<code>GPT-4-0315</code>，总共 70 个，0.0375 美元，100 万。"#,
+                "inline code changed",
+            ),
             (r#"<a href="https://lmarena.ai/">Chatbot Arena</a> <code>GPT-4-0314</code> 上有很多模型，每 100 万 token 0.0375 美元。"#, "number 70 missing"),
             (SRC, "not translated"),
             (

@@ -215,9 +215,7 @@ impl TranslatorConfig {
 
     /// The cost in USD of a request, from the price table (0 when the model has no price).
     pub fn cost(&self, model: &str, prompt_tokens: u64, completion_tokens: u64) -> f64 {
-        self.prices
-            .get(model)
-            .map_or(0.0, |p| (prompt_tokens as f64 * p.input + completion_tokens as f64 * p.output) / 1e6)
+        self.prices.get(model).map_or(0.0, |p| (prompt_tokens as f64 * p.input + completion_tokens as f64 * p.output) / 1e6)
     }
 
     pub(crate) fn validate(&self, text: &str) -> Result<(), ConfigError> {
@@ -227,7 +225,12 @@ impl TranslatorConfig {
             match (&engine.base_url, kind) {
                 (None, EngineKind::Local) => {}
                 (Some(url), EngineKind::Local) => {
-                    return Err(invalid(text, &url.span(), "translator.base_url", "the local engine runs in-process: use model_path or model, not base_url".into()));
+                    return Err(invalid(
+                        text,
+                        &url.span(),
+                        "translator.base_url",
+                        "the local engine runs in-process: use model_path or model, not base_url".into(),
+                    ));
                 }
                 (Some(url), _) => match url::Url::parse(url.get_ref()) {
                     Ok(u) if matches!(u.scheme(), "http" | "https") => {}
@@ -254,22 +257,12 @@ impl TranslatorConfig {
                 return Err(invalid(text, &at, "translator.model_path", "model_path and threads are for the local engine only".into()));
             }
             if engine.max_concurrency == 0 || !(engine.timeout > 0.0) || engine.threads == Some(0) || engine.context_size < 256 {
-                return Err(invalid(
-                    text,
-                    &at,
-                    "translator",
-                    "max_concurrency, timeout and threads must be positive, context_size at least 256".into(),
-                ));
+                return Err(invalid(text, &at, "translator", "max_concurrency, timeout and threads must be positive, context_size at least 256".into()));
             }
         }
         for selector in &self.untranslatable {
             if scraper::Selector::parse(selector.get_ref()).is_err() {
-                return Err(invalid(
-                    text,
-                    &selector.span(),
-                    "translator.untranslatable",
-                    format!("{:?} is not a CSS selector", selector.get_ref()),
-                ));
+                return Err(invalid(text, &selector.span(), "translator.untranslatable", format!("{:?} is not a CSS selector", selector.get_ref())));
             }
         }
         let at = self.engine.span();

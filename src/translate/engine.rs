@@ -287,9 +287,8 @@ async fn read_completion(response: reqwest::Response) -> Result<(String, Option<
         return Err(EngineError::Malformed(format!("an error with status 200: {}", excerpt(&value["error"].to_string()))));
     }
     let choice = &value["choices"][0];
-    let content = choice["message"]["content"]
-        .as_str()
-        .ok_or_else(|| EngineError::Malformed(format!("no choices[0].message.content in {}", excerpt(&text))))?;
+    let content =
+        choice["message"]["content"].as_str().ok_or_else(|| EngineError::Malformed(format!("no choices[0].message.content in {}", excerpt(&text))))?;
     if choice["finish_reason"] == "length" {
         return Err(EngineError::Malformed("the reply was cut off (finish_reason = length)".into()));
     }
@@ -335,11 +334,7 @@ async fn read_stream(mut response: reqwest::Response) -> Result<(String, Option<
 
 fn usage_of(value: &Value) -> Option<Usage> {
     let u = value.get("usage").filter(|u| !u.is_null())?;
-    Some(Usage {
-        prompt_tokens: u["prompt_tokens"].as_u64()?,
-        completion_tokens: u["completion_tokens"].as_u64().unwrap_or(0),
-        estimated: false,
-    })
+    Some(Usage { prompt_tokens: u["prompt_tokens"].as_u64()?, completion_tokens: u["completion_tokens"].as_u64().unwrap_or(0), estimated: false })
 }
 
 fn excerpt(s: &str) -> String {

@@ -36,10 +36,9 @@ pub fn check_usable(path: &Path) -> Result<(), Unusable> {
     match std::fs::File::open(path).and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic)) {
         Ok(()) if &magic == b"GGUF" => Ok(()),
         Ok(()) => Err(Unusable(format!("{} is not a GGUF model file", path.display()))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Unusable(format!(
-            "no model at {} (fetch one with `polyfeed model pull`, or set translator.model_path)",
-            path.display()
-        ))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(Unusable(format!("no model at {} (fetch one with `polyfeed model pull`, or set translator.model_path)", path.display())))
+        }
         Err(e) => Err(Unusable(format!("cannot read the model {}: {e}", path.display()))),
     }
 }
@@ -68,8 +67,8 @@ mod imp {
     use std::sync::{Arc, Mutex, OnceLock};
     use std::time::Instant;
 
-    use candle_core::quantized::{GgmlDType, QTensor, gguf_file};
     use candle_core::quantized::tokenizer::TokenizerFromGguf;
+    use candle_core::quantized::{GgmlDType, QTensor, gguf_file};
     use candle_core::{Device, Tensor};
     use candle_transformers::generation::{LogitsProcessor, Sampling};
     use candle_transformers::models::quantized_qwen2::ModelWeights;
@@ -110,11 +109,7 @@ mod imp {
         let mut tensors = Vec::with_capacity(content.tensor_infos.len());
         for (name, info) in &content.tensor_infos {
             let tensor = content.tensor(file, name, &Device::Cpu)?;
-            let tensor = if slow_on_cpu(info.ggml_dtype) {
-                QTensor::quantize(&tensor.dequantize(&Device::Cpu)?, GgmlDType::Q8_0)?
-            } else {
-                tensor
-            };
+            let tensor = if slow_on_cpu(info.ggml_dtype) { QTensor::quantize(&tensor.dequantize(&Device::Cpu)?, GgmlDType::Q8_0)? } else { tensor };
             tensors.push((name.as_str(), tensor));
         }
         let metadata: Vec<(&str, &gguf_file::Value)> = content.metadata.iter().map(|(k, v)| (k.as_str(), v)).collect();

@@ -141,8 +141,7 @@ fn progress_bar(show: bool, total: Option<u64>, start: u64, name: &str) -> indic
         Some(n) => indicatif::ProgressBar::new(n),
         None => indicatif::ProgressBar::no_length(),
     };
-    let style = indicatif::ProgressStyle::with_template("{msg} {bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
-        .expect("static template");
+    let style = indicatif::ProgressStyle::with_template("{msg} {bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}").expect("static template");
     bar.set_style(style);
     bar.set_message(name.to_string());
     bar.set_position(start);
@@ -189,18 +188,10 @@ pub fn list(cache_dir: &Path) -> Vec<Listed> {
         .iter()
         .map(|k| {
             let file = dir.join(k.file);
-            Listed {
-                name: k.name.into(),
-                size: size(&file),
-                partial: size(&dir.join(format!("{}.part", k.file))),
-                file,
-                about: k.about.into(),
-            }
+            Listed { name: k.name.into(), size: size(&file), partial: size(&dir.join(format!("{}.part", k.file))), file, about: k.about.into() }
         })
         .collect();
-    let mut others: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
-        .unwrap_or_default();
+    let mut others: Vec<PathBuf> = std::fs::read_dir(&dir).map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect()).unwrap_or_default();
     others.sort();
     for path in others {
         if path.extension().is_some_and(|e| e == "gguf") && !CATALOGUE.iter().any(|k| dir.join(k.file) == path) {

@@ -68,26 +68,58 @@ pub struct Options {
 
 impl Options {
     pub fn new(selectors: &[String], keep: &[String], target_lang: &str) -> Options {
-        Options {
-            untranslatable: selectors.iter().filter_map(|s| Selector::parse(s).ok()).collect(),
-            keep: keep.to_vec(),
-            target: whatlang_lang(target_lang),
-        }
+        Options { untranslatable: selectors.iter().filter_map(|s| Selector::parse(s).ok()).collect(), keep: keep.to_vec(), target: whatlang_lang(target_lang) }
     }
 }
 
 /// Elements that start a block.
 const BLOCKS: &[&str] = &[
-    "address", "article", "aside", "blockquote", "caption", "dd", "details", "dialog", "div", "dl", "dt", "fieldset", "figcaption",
-    "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hgroup", "hr", "li", "main", "nav", "ol", "p", "section",
-    "summary", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "ul", "center",
+    "address",
+    "article",
+    "aside",
+    "blockquote",
+    "caption",
+    "dd",
+    "details",
+    "dialog",
+    "div",
+    "dl",
+    "dt",
+    "fieldset",
+    "figcaption",
+    "figure",
+    "footer",
+    "form",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "header",
+    "hgroup",
+    "hr",
+    "li",
+    "main",
+    "nav",
+    "ol",
+    "p",
+    "section",
+    "summary",
+    "table",
+    "tbody",
+    "td",
+    "tfoot",
+    "th",
+    "thead",
+    "tr",
+    "ul",
+    "center",
 ];
 
 /// Elements never translated: copied through whole.
-const OPAQUE: &[&str] = &[
-    "pre", "script", "style", "svg", "math", "textarea", "iframe", "video", "audio", "object", "embed", "canvas", "noscript", "template",
-    "select",
-];
+const OPAQUE: &[&str] =
+    &["pre", "script", "style", "svg", "math", "textarea", "iframe", "video", "audio", "object", "embed", "canvas", "noscript", "template", "select"];
 
 /// Inline elements whose text is code, never prose: it travels inside its block, verbatim.
 pub const CODE: &[&str] = &["code", "kbd", "samp", "var", "tt"];
@@ -403,7 +435,8 @@ mod tests {
 
     #[test]
     fn words_are_runs_of_letters_or_one_ideograph() {
-        for (text, want) in [("2024-12-31", false), ("v1.2", false), ("https://e.org/a b", false), ("a b", false), ("to", true), ("是", true), ("MLX 3", false)] {
+        for (text, want) in [("2024-12-31", false), ("v1.2", false), ("https://e.org/a b", false), ("a b", false), ("to", true), ("是", true), ("MLX 3", false)]
+        {
             assert_eq!(has_words(text, &["MLX".into()]), want, "{text}");
         }
     }

@@ -83,11 +83,8 @@ fn align(source: &[Block], translation: &[Block]) -> Vec<(usize, usize)> {
     let score = |i: usize, j: usize| similarity(&source[i], &src[i], &translation[j], &tr[j]);
     let hs: Vec<usize> = (0..source.len()).filter(|&i| source[i].heading).collect();
     let ht: Vec<usize> = (0..translation.len()).filter(|&j| translation[j].heading).collect();
-    let headings: Vec<(usize, usize)> = if hs.len() == ht.len() {
-        hs.iter().copied().zip(ht.iter().copied()).collect()
-    } else {
-        best_matching(&hs, &ht, &score)
-    };
+    let headings: Vec<(usize, usize)> =
+        if hs.len() == ht.len() { hs.iter().copied().zip(ht.iter().copied()).collect() } else { best_matching(&hs, &ht, &score) };
     let mut pairs = Vec::new();
     let (mut si, mut ti) = (0, 0);
     for &(hi, hj) in headings.iter().chain([&(source.len(), translation.len())]) {

@@ -10,9 +10,9 @@ use chrono::Utc;
 use futures_util::StreamExt;
 use serde::Serialize;
 
+use super::breaker::{Breakers, Gate};
 use super::checks::{self, CheckOptions};
 use super::config::TranslatorConfig;
-use super::breaker::{Breakers, Gate};
 use super::engine::{Engine, EngineError, Unusable, Usage};
 use super::prompt::{self, PROMPT_VERSION};
 use super::segment::{self, Segmented, Unit};
@@ -366,11 +366,7 @@ impl Worker {
     }
 
     fn plan(&self, job: &Job) -> Result<Plan, String> {
-        let entry = self
-            .store
-            .entry(job.entry_id)
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("entry {} is no longer in the store", job.entry_id))?;
+        let entry = self.store.entry(job.entry_id).map_err(|e| e.to_string())?.ok_or_else(|| format!("entry {} is no longer in the store", job.entry_id))?;
         let feed = self.config.feed(&job.feed);
         let mode = feed.map_or(TranslateMode::Full, |f| f.translate);
         let options = self.tcfg.segment_options(&job.lang);

@@ -35,11 +35,18 @@ impl Seen {
 pub enum BodyKind {
     Bytes(Vec<u8>),
     /// `chunk` every `every`, `count` times (a slow server).
-    Drip { chunk: Vec<u8>, every: Duration, count: usize },
+    Drip {
+        chunk: Vec<u8>,
+        every: Duration,
+        count: usize,
+    },
     /// 64 KiB chunks forever (a response that never ends).
     Endless,
     /// These parts, `every` apart (the first at once).
-    Parts { parts: Vec<Vec<u8>>, every: Duration },
+    Parts {
+        parts: Vec<Vec<u8>>,
+        every: Duration,
+    },
 }
 
 pub struct Reply {
@@ -247,11 +254,7 @@ impl Workdir {
 
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_polyfeed"));
-        cmd.args(args)
-            .current_dir(self.path())
-            .env("POLYFEED_CONFIG", self.config())
-            .env("POLYFEED_TEST_KEY", TEST_KEY)
-            .env_remove("RUST_LOG");
+        cmd.args(args).current_dir(self.path()).env("POLYFEED_CONFIG", self.config()).env("POLYFEED_TEST_KEY", TEST_KEY).env_remove("RUST_LOG");
         cmd
     }
 

@@ -96,4 +96,3 @@ pub fn request(method: reqwest::Method, url: &str, headers: &[(&str, &str)]) -> 
 pub fn get(url: &str, headers: &[(&str, &str)]) -> Option<Got> {
     request(reqwest::Method::GET, url, headers)
 }
-
