@@ -36,10 +36,11 @@ pub fn parse(body: &[u8], url: &str, content_type: Option<&str>) -> Result<Parse
     if looks_like_html(trimmed) {
         return Err(ParseError::Html);
     }
-    if let Some(label) = declared_encoding(body) {
-        if encoding_rs::Encoding::for_label(label.as_bytes()).is_none() && encoding_alias(&label).is_none() {
-            return Err(ParseError::Invalid(format!("unsupported character encoding {label:?}")));
-        }
+    if let Some(label) = declared_encoding(body)
+        && encoding_rs::Encoding::for_label(label.as_bytes()).is_none()
+        && encoding_alias(&label).is_none()
+    {
+        return Err(ParseError::Invalid(format!("unsupported character encoding {label:?}")));
     }
     let transcoded = transcode_by_header(body, content_type).or_else(|| transcode_alias(body));
     let body = transcoded.as_deref().unwrap_or(body);
@@ -137,7 +138,7 @@ fn normalize_entry(e: feed_rs::model::Entry, feed_url: &str, xml_base: Option<&u
             // Text content (a JSON Feed's content_text) is text, not markup.
             Some(if c.content_type.subty().as_str() == "plain" { plain_to_html(body) } else { body.to_string() })
         })
-        .or_else(|| e.summary.as_ref().map(|s| text_as_html(s)))
+        .or_else(|| e.summary.as_ref().map(text_as_html))
         .or_else(|| e.media.iter().find_map(|m| m.description.as_ref().map(text_as_html)))
         .map(|c| text::xml_safe(&text::tame(&c)).into_owned())
         .unwrap_or_default();
@@ -527,12 +528,13 @@ fn fix_rfc2822(s: &str) -> String {
     for w in &mut words {
         let lower = w.trim_end_matches(['.', ',']).to_ascii_lowercase();
         const MONTHS: [&str; 12] = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
-        if lower.len() > 3 && lower.chars().all(char::is_alphabetic) {
-            if let Some(m) = MONTHS.iter().find(|m| lower.starts_with(*m)) {
-                let mut c = m.chars();
-                *w = c.next().unwrap().to_ascii_uppercase().to_string() + c.as_str();
-                continue;
-            }
+        if lower.len() > 3
+            && lower.chars().all(char::is_alphabetic)
+            && let Some(m) = MONTHS.iter().find(|m| lower.starts_with(*m))
+        {
+            let mut c = m.chars();
+            *w = c.next().unwrap().to_ascii_uppercase().to_string() + c.as_str();
+            continue;
         }
         let zone = match lower.as_str() {
             "ut" | "utc" | "gmt" | "z" | "-0000" => Some("+0000"),
@@ -563,10 +565,12 @@ fn fix_rfc2822(s: &str) -> String {
         }
     }
     // A zone written +08:00 becomes +0800.
-    if let Some(last) = words.last_mut() {
-        if (last.starts_with('+') || last.starts_with('-')) && last.len() == 6 && last.as_bytes()[3] == b':' {
-            last.remove(3);
-        }
+    if let Some(last) = words.last_mut()
+        && (last.starts_with('+') || last.starts_with('-'))
+        && last.len() == 6
+        && last.as_bytes()[3] == b':'
+    {
+        last.remove(3);
     }
     // No zone at all: UTC.
     let has_zone = words.last().is_some_and(|w| (w.starts_with('+') || w.starts_with('-')) && w.len() == 5);

@@ -58,11 +58,11 @@ impl Default for ServerConfig {
 impl ServerConfig {
     pub(crate) fn validate(&self, text: &str) -> Result<(), ConfigError> {
         for (value, key) in [(Some(&self.listen), "server.listen"), (self.admin_listen.as_ref(), "server.admin_listen")] {
-            if let Some(v) = value {
-                if v.get_ref().parse::<std::net::SocketAddr>().is_err() {
-                    let message = format!("{:?} is not an address such as \"127.0.0.1:8080\"", v.get_ref());
-                    return Err(invalid(text, &v.span(), key, message));
-                }
+            if let Some(v) = value
+                && v.get_ref().parse::<std::net::SocketAddr>().is_err()
+            {
+                let message = format!("{:?} is not an address such as \"127.0.0.1:8080\"", v.get_ref());
+                return Err(invalid(text, &v.span(), key, message));
             }
         }
         if self.basic_auth_user.is_some() != self.basic_auth_password_env.is_some() {
@@ -164,10 +164,10 @@ impl App {
         let hash = token_hash(token);
         let mut cache = self.0.tokens.lock().unwrap_or_else(|e| e.into_inner());
         // Revocations take effect within seconds without a restart.
-        if cache.0.elapsed() > Duration::from_secs(5) {
-            if let Ok(list) = self.0.store.token_hashes() {
-                *cache = (std::time::Instant::now(), list.into_iter().collect());
-            }
+        if cache.0.elapsed() > Duration::from_secs(5)
+            && let Ok(list) = self.0.store.token_hashes()
+        {
+            *cache = (std::time::Instant::now(), list.into_iter().collect());
         }
         cache.1.contains(&hash)
     }
@@ -211,11 +211,11 @@ async fn public_file(State(app): State<App>, req: Request) -> Response {
     if app.0.config.server.require_token {
         return not_found();
     }
-    if let Some(expected) = &app.0.basic {
-        if req.headers().get(header::AUTHORIZATION) != Some(expected) {
-            return (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Basic realm=\"polyfeed\", charset=\"UTF-8\"")], "authentication required\n")
-                .into_response();
-        }
+    if let Some(expected) = &app.0.basic
+        && req.headers().get(header::AUTHORIZATION) != Some(expected)
+    {
+        return (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Basic realm=\"polyfeed\", charset=\"UTF-8\"")], "authentication required\n")
+            .into_response();
     }
     serve_file(&app.0.output, req.uri().path(), req.headers()).await
 }
@@ -333,10 +333,10 @@ fn not_modified(headers: &HeaderMap, etag: &str, modified: i64) -> bool {
     if let Some(inm) = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
         return inm.split(',').map(|t| t.trim().trim_start_matches("W/")).any(|t| t == etag || t == "*");
     }
-    if let Some(ims) = headers.get(header::IF_MODIFIED_SINCE).and_then(|v| v.to_str().ok()) {
-        if let Ok(since) = chrono::DateTime::parse_from_rfc2822(ims) {
-            return modified <= since.timestamp();
-        }
+    if let Some(ims) = headers.get(header::IF_MODIFIED_SINCE).and_then(|v| v.to_str().ok())
+        && let Ok(since) = chrono::DateTime::parse_from_rfc2822(ims)
+    {
+        return modified <= since.timestamp();
     }
     false
 }
@@ -406,9 +406,9 @@ mod status {
             for r in &s.failures_reasons {
                 let _ = write!(problems, "<div>translation: {}</div>", esc(r));
             }
-            let _ = write!(
+            let _ = writeln!(
                 rows,
-                "<tr><td><strong>{}</strong>{}<div class=\"url\">{}</div></td><td>{}</td><td class=\"{class}\">{}</td><td>{}</td><td>{}</td><td>{} / {}</td><td>{}</td><td>{}<br><small>${:.4}</small></td><td class=\"problems\">{}</td></tr>\n",
+                "<tr><td><strong>{}</strong>{}<div class=\"url\">{}</div></td><td>{}</td><td class=\"{class}\">{}</td><td>{}</td><td>{}</td><td>{} / {}</td><td>{}</td><td>{}<br><small>${:.4}</small></td><td class=\"problems\">{}</td></tr>",
                 esc(f.name()),
                 if f.enabled { "" } else { " <small>(disabled)</small>" },
                 esc(s.fetch_url.as_deref().unwrap_or(f.url())),

@@ -194,10 +194,10 @@ pub fn html_to_plain(html: &str) -> String {
         return collapse_whitespace(html);
     }
     // Titles are mostly text with a few entities: no parser needed for those.
-    if !html.contains('<') {
-        if let Some(decoded) = decode_entities(html) {
-            return collapse_whitespace(&decoded);
-        }
+    if !html.contains('<')
+        && let Some(decoded) = decode_entities(html)
+    {
+        return collapse_whitespace(&decoded);
     }
     if nesting_depth(html) > MAX_NESTING {
         return markup_free(html);

@@ -172,7 +172,8 @@ fn hostile_or_broken_models_are_checked_and_never_trusted() {
     let entries =
         vec![common::AtomEntry { day: 1, slug: "inject".into(), title: "A post that talks to the model".into(), html: injection.into(), tags: vec![] }];
     // Each engine misbehaves in its own way, always.
-    let cases: Vec<(&str, Box<dyn Fn(&common::Seen, usize) -> Reply + Send + Sync>)> = vec![
+    type Handler = Box<dyn Fn(&common::Seen, usize) -> Reply + Send + Sync>;
+    let cases: Vec<(&str, Handler)> = vec![
         (
             "switches language",
             Box::new(|req, _| {
@@ -309,7 +310,7 @@ fn kill_9_at_many_points_loses_nothing_and_pays_nothing_twice() {
         // Slow feeds, so some kills land during fetching.
         let body = atom_feed(&entries, false);
         let mid = body.len() / 2;
-        let (a, b) = (body[..mid].as_bytes().to_vec(), body[mid..].as_bytes().to_vec());
+        let (a, b) = (body.as_bytes()[..mid].to_vec(), body.as_bytes()[mid..].to_vec());
         feeds.route(&format!("/f{f}"), move |_, _| Reply {
             status: 200,
             headers: vec![("content-type".into(), ATOM.into())],

@@ -174,7 +174,7 @@ fn sanitize_url(link: &str) -> String {
 pub fn slug(link: Option<&str>, title: &str, key: &str) -> String {
     let from_link = link
         .and_then(|l| Url::parse(l).ok())
-        .and_then(|u| u.path_segments().and_then(|s| s.filter(|p| !p.is_empty()).last().map(str::to_string)))
+        .and_then(|u| u.path_segments().and_then(|mut s| s.rfind(|p| !p.is_empty()).map(str::to_string)))
         .map(|s| s.trim_end_matches(".html").trim_end_matches(".htm").trim_end_matches(".php").to_string())
         .map(|s| clean(&s))
         .filter(|s| s.len() >= 3 && !s.chars().all(|c| c.is_ascii_digit()) && !matches!(s.as_str(), "index" | "post" | "entry" | "article"));

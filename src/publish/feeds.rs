@@ -145,9 +145,9 @@ fn atom(channel: &Channel, entries: &[(Published, Option<Source>)]) -> String {
 
 /// An RSS 2.0 document.
 fn rss(channel: &Channel, entries: &[(Published, Option<Source>)]) -> String {
-    let mut atom_ext = rss::extension::atom::AtomExtension::default();
-    atom_ext.links =
-        vec![atom::Link { href: channel.rss_url.clone(), rel: "self".into(), mime_type: Some("application/rss+xml".into()), ..Default::default() }];
+    let atom_ext = rss::extension::atom::AtomExtension {
+        links: vec![atom::Link { href: channel.rss_url.clone(), rel: "self".into(), mime_type: Some("application/rss+xml".into()), ..Default::default() }],
+    };
     let ch = rss::Channel {
         title: channel.title.clone(),
         link: channel.home_url.clone(),

@@ -123,8 +123,7 @@ fn blocks(node: NodeRef<Node>, out: &mut String) {
 }
 
 fn list(el: ElementRef, ordered: bool, depth: usize, out: &mut String) {
-    let mut n = 1;
-    for item in el.child_elements().filter(|c| c.value().name() == "li") {
+    for (n, item) in (1..).zip(el.child_elements().filter(|c| c.value().name() == "li")) {
         let marker = if ordered { format!("{n}. ") } else { "* ".to_string() };
         let indent = "  ".repeat(depth);
         let mut text = String::new();
@@ -147,7 +146,6 @@ fn list(el: ElementRef, ordered: bool, depth: usize, out: &mut String) {
         for sub in nested {
             list(sub, sub.value().name() == "ol", depth + 1, out);
         }
-        n += 1;
     }
 }
 

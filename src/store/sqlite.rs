@@ -123,7 +123,8 @@ fn check_header(path: &Path) -> Result<()> {
     let Ok(mut f) = std::fs::File::open(path) else { return Ok(()) };
     let mut head = [0u8; 16];
     let n = f.read(&mut head).unwrap_or(0);
-    if n > 0 && &head[..n.min(16)] != &b"SQLite format 3\0"[..n.min(16)] || (n > 0 && n < 16) {
+    // Empty is new; anything else must be a whole SQLite header.
+    if n > 0 && (n < 16 || head != *b"SQLite format 3\0") {
         return Err(StoreError::Foreign { path: path.display().to_string(), reason: "not an SQLite database".into() });
     }
     Ok(())

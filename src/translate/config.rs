@@ -256,7 +256,7 @@ impl TranslatorConfig {
             if kind != EngineKind::Local && (engine.model_path.is_some() || engine.threads.is_some()) {
                 return Err(invalid(text, &at, "translator.model_path", "model_path and threads are for the local engine only".into()));
             }
-            if engine.max_concurrency == 0 || !(engine.timeout > 0.0) || engine.threads == Some(0) || engine.context_size < 256 {
+            if engine.max_concurrency == 0 || engine.timeout.is_nan() || engine.timeout <= 0.0 || engine.threads == Some(0) || engine.context_size < 256 {
                 return Err(invalid(text, &at, "translator", "max_concurrency, timeout and threads must be positive, context_size at least 256".into()));
             }
         }

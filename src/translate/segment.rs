@@ -222,14 +222,13 @@ pub fn worth_sending(unit: &Unit, options: &Options) -> bool {
     if !has_words(&prose(&unit.html), &options.keep) {
         return false;
     }
-    if let Some(target) = options.target {
-        if text.chars().count() >= 20 {
-            if let Some(info) = whatlang::detect(text) {
-                if info.is_reliable() && info.lang() == target {
-                    return false;
-                }
-            }
-        }
+    if let Some(target) = options.target
+        && text.chars().count() >= 20
+        && let Some(info) = whatlang::detect(text)
+        && info.is_reliable()
+        && info.lang() == target
+    {
+        return false;
     }
     true
 }

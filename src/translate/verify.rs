@@ -293,13 +293,13 @@ fn inline(s: &str) -> String {
     let rest = |i: usize| chars[i..].iter().collect::<String>();
     while i < chars.len() {
         let c = chars[i];
-        if c == '`' {
-            if let Some(end) = chars[i + 1..].iter().position(|&c| c == '`') {
-                let code: String = chars[i + 1..i + 1 + end].iter().collect();
-                out.push_str(&format!("<code>{}</code>", escape_html(&code)));
-                i += end + 2;
-                continue;
-            }
+        if c == '`'
+            && let Some(end) = chars[i + 1..].iter().position(|&c| c == '`')
+        {
+            let code: String = chars[i + 1..i + 1 + end].iter().collect();
+            out.push_str(&format!("<code>{}</code>", escape_html(&code)));
+            i += end + 2;
+            continue;
         }
         if c == '[' || (c == '!' && chars.get(i + 1) == Some(&'[')) {
             let start = if c == '!' { i + 1 } else { i };
@@ -314,13 +314,14 @@ fn inline(s: &str) -> String {
                 continue;
             }
         }
-        if c == '*' && chars.get(i + 1) == Some(&'*') {
-            if let Some(end) = rest(i + 2).find("**") {
-                let inner: String = rest(i + 2)[..end].to_string();
-                out.push_str(&format!("<strong>{}</strong>", inline(&inner)));
-                i += 2 + inner.chars().count() + 2;
-                continue;
-            }
+        if c == '*'
+            && chars.get(i + 1) == Some(&'*')
+            && let Some(end) = rest(i + 2).find("**")
+        {
+            let inner: String = rest(i + 2)[..end].to_string();
+            out.push_str(&format!("<strong>{}</strong>", inline(&inner)));
+            i += 2 + inner.chars().count() + 2;
+            continue;
         }
         out.push_str(&escape_html(&c.to_string()));
         i += 1;

@@ -498,7 +498,7 @@ impl Worker {
                     let circuit = self.breakers.failed(i, &why, permanent);
                     tracing::warn!(reason = %why, ?circuit, "translation engine paused");
                     let mut r = self.report.lock().unwrap_or_else(|e| e.into_inner());
-                    if !r.engine_problems.iter().any(|p| *p == why) {
+                    if !r.engine_problems.contains(&why) {
                         r.engine_problems.push(why);
                     }
                 }
