@@ -298,3 +298,23 @@ fn wordless_titles_and_blocks_are_never_sent() {
     assert_eq!(sent, ["A short note about the year ahead of us."]);
     assert_stored_faithfully(&w);
 }
+
+#[test]
+fn a_block_rejected_again_and_again_is_asked_for_as_often_as_it_can_change() {
+    // The engine echoes one block back every time. A sampling engine may answer otherwise when
+    // asked again: it gets `block_attempts` requests in all. A greedy one (temperature 0) answers
+    // the same: it is asked once in its batch and once alone, never more.
+    for (temperature, want) in [("0.3", 4), ("0", 2)] {
+        let feeds = Server::start();
+        feeds.feed("/feed", ATOM, &atom_feed(&sample_entries(2), false), "\"v1\"");
+        let engine_server = Server::start();
+        engine_server.route(CHAT, |req: &common::Seen, _: usize| {
+            completion(&reply_html(&request_blocks(req), |h| if h.starts_with("Via ") { h.to_string() } else { fake_translate(h) }), 10, 10)
+        });
+        let extra = format!("temperature = {temperature}\nblock_attempts = 4");
+        let w = Workdir::new(&config_for(&[("simon", &feeds.url("/feed"))], &engine::translator_config(&engine_server.url("/v1"), &extra), ""));
+        assert_eq!(w.run(&["refresh"]).code, 2);
+        let asked = engine_server.seen(CHAT).iter().filter(|s| request_blocks(s).iter().any(|b| b.2.starts_with("Via "))).count();
+        assert_eq!(asked, want, "temperature {temperature}");
+    }
+}

@@ -65,6 +65,7 @@ $3
 temperature = 0
 max_attempts = 1
 allow_partial = true
+partial_share = 0
 
 [[feeds]]
 name = "simonwillison"

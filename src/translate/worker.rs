@@ -72,10 +72,20 @@ impl std::fmt::Display for Miss {
     }
 }
 
+/// Why a block of a reply was not accepted.
+#[derive(Debug, Clone)]
+struct Rejection {
+    reason: String,
+    /// Whether asking again can give another answer: the block came back missing, cut or twice,
+    /// or it was asked in a batch (alone its context differs), or the engine samples. A greedy
+    /// engine (temperature 0) asked the same single block again answers the same.
+    again: bool,
+}
+
 /// How one request for a batch ended.
 enum BatchEnd {
     /// An engine replied: per unit, its checked translation or why it was rejected.
-    Replied(Vec<Result<String, String>>),
+    Replied(Vec<Result<String, Rejection>>),
     /// Nothing was sent.
     NotSent(NotSent),
 }
@@ -302,10 +312,10 @@ impl Worker {
                                 Ok(t) => {
                                     done.insert(p.key(), t);
                                 }
-                                Err(reason) => {
+                                Err(Rejection { reason, again }) => {
                                     let n = tries.entry(p.key()).or_insert(0);
                                     *n += 1;
-                                    if *n < self.tcfg.block_attempts && !self.is_stopping() {
+                                    if again && *n < self.tcfg.block_attempts && !self.is_stopping() {
                                         self.report.lock().unwrap_or_else(|e| e.into_inner()).units_resent += 1;
                                         next.push(vec![p]);
                                     } else {
@@ -517,19 +527,24 @@ impl Worker {
         let blocks = reply.blocks;
         let cut = reply.cut;
         let n = units.len();
-        let checked: Vec<Result<String, String>> = tokio::task::spawn_blocking(move || {
+        let samples = engine.config.temperature > 0.0 || n > 1;
+        let checked: Vec<Result<String, Rejection>> = tokio::task::spawn_blocking(move || {
             checks::match_blocks(n, &blocks, cut)
                 .into_iter()
                 .zip(&sources)
                 .map(|(block, source)| {
-                    let t = block.map_err(|p| p.to_string())?;
+                    let t = block.map_err(|p| Rejection { reason: p.to_string(), again: true })?;
                     let problems = checks::check_unit(source, &t, &options);
-                    if problems.is_empty() { Ok(t) } else { Err(problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("; ")) }
+                    if problems.is_empty() {
+                        Ok(t)
+                    } else {
+                        Err(Rejection { reason: problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("; "), again: samples })
+                    }
                 })
                 .collect()
         })
         .await
-        .unwrap_or_else(|e| vec![Err(format!("checking failed: {e}")); n]);
+        .unwrap_or_else(|e| vec![Err(Rejection { reason: format!("checking failed: {e}"), again: true }); n]);
         let rows: Vec<MemoryRow> = units
             .iter()
             .zip(&checked)
@@ -553,7 +568,7 @@ impl Worker {
             .unwrap_or_else(|e| Err(crate::store::StoreError::Open { path: "store".into(), message: e.to_string() }));
         if let Err(e) = stored {
             tracing::error!(error = %e, "cannot store translations");
-            return BatchEnd::Replied(vec![Err(format!("store: {e}")); n]);
+            return BatchEnd::Replied(vec![Err(Rejection { reason: format!("store: {e}"), again: false }); n]);
         }
         self.report.lock().unwrap_or_else(|e| e.into_inner()).units_translated += rows.len();
         self.metrics.units_translated.fetch_add(rows.len() as u64, std::sync::atomic::Ordering::Relaxed);
