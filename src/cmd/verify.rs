@@ -16,9 +16,12 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     let translation = verify::blocks(&read(&args.translation)?, is_markdown(&args.translation));
     let options = CheckOptions { target_lang: args.lang.clone(), ..CheckOptions::default() };
     let rows = verify::verify(&source, &translation, &options);
+    let format: Vec<&str> =
+        if verify::links_carried(&source, &translation) { vec![] } else { vec!["links not carried: the translation has none; blocks judged on their text"] };
 
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "source": source, "translation": translation, "rows": rows }))?);
+        let report = serde_json::json!({ "source": source, "translation": translation, "rows": rows, "format_differences": format });
+        println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         let cell = |text: Option<&str>| text.map(|t| truncate(t, 60).to_string()).unwrap_or_else(|| "-".into());
         for r in &rows {
@@ -37,6 +40,9 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
                 println!("            {p}");
             }
         }
+    }
+    for f in &format {
+        eprintln!("format difference: {f}");
     }
     let count = |s: Status| rows.iter().filter(|r| r.status == s).count();
     let (ok, unfaithful, missing, invented) = (count(Status::Ok), count(Status::Unfaithful), count(Status::Missing), count(Status::Invented));

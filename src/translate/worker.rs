@@ -520,6 +520,7 @@ impl Worker {
             min_ratio: self.tcfg.min_length_ratio,
             max_ratio: self.tcfg.max_length_ratio,
             keep: self.tcfg.keep.clone(),
+            glossary: self.tcfg.glossary.clone(),
         };
         // Checking parses every block twice: off the async threads, so the other requests in
         // flight are not held up while this reply is read.

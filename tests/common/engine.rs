@@ -11,7 +11,8 @@ use super::{BodyKind, Reply, Seen};
 pub const CHAT: &str = "/v1/chat/completions";
 
 /// The test engine's translation of one block: every Latin word becomes "中文"; tags, attributes,
-/// inline code (code, kbd, samp, var, tt), numbers, URLs and entities stay. It passes every
+/// inline code (code, kbd, samp, var, tt), numbers with their units ("8B", "64GB"), URLs and
+/// entities stay. It passes every
 /// faithfulness check.
 pub fn fake_translate(html: &str) -> String {
     static TAG: OnceLock<Regex> = OnceLock::new();
@@ -42,8 +43,54 @@ fn translate_text(text: &str, code: bool) -> String {
     if code {
         return text.to_string();
     }
-    let word = WORD.get_or_init(|| Regex::new(r"(https?://[^\s<]+)|(&#?\w+;)|([A-Za-z]+)").unwrap());
-    word.replace_all(text, |c: &regex::Captures| if c.get(3).is_some() { "中文".to_string() } else { c[0].to_string() }).into_owned()
+    // As a translator writes Chinese: URLs, entities and names (all capitals, inner capitals)
+    // stay; a number with a magnitude word becomes 万 or 亿; abbreviations lose their dots; every
+    // other word becomes "中文".
+    let word = WORD.get_or_init(|| {
+        Regex::new(
+            r"(https?://[^\s<]+)|(&#?\w+;)|(\d+(?:\.\d+)?)\s(thousand|million|billion)\b|\b(e\.g|i\.e|etc|vs|St|Mr|Mrs|Dr|Inc|Ltd)\.|\b([A-Z][A-Z]+|[A-Za-z]+[A-Z][A-Za-z]*)\b|\b([A-Za-z]+)\b",
+        )
+        .unwrap()
+    });
+    let words = word
+        .replace_all(text, |c: &regex::Captures| {
+            if let (Some(n), Some(scale)) = (c.get(3), c.get(4)) {
+                let value: f64 = n.as_str().parse::<f64>().unwrap()
+                    * match scale.as_str() {
+                        "thousand" => 1e3,
+                        "million" => 1e6,
+                        _ => 1e9,
+                    };
+                let (v, unit) = if value >= 1e8 {
+                    (value / 1e8, "亿")
+                } else if value >= 1e4 {
+                    (value / 1e4, "万")
+                } else {
+                    (value, "")
+                };
+                let digits = format!("{v:.4}");
+                return format!("{}{unit}", digits.trim_end_matches('0').trim_end_matches('.'));
+            }
+            if let Some(abbreviation) = c.get(5) {
+                // "etc." at the end of a block ends its sentence too: "等。"
+                let last = c.get(0).is_some_and(|m| text[m.end()..].trim().is_empty());
+                return if abbreviation.as_str() == "etc" && last { "中文。".to_string() } else { "中文".to_string() };
+            }
+            if c.get(7).is_some() { "中文".to_string() } else { c[0].to_string() }
+        })
+        .into_owned();
+    // Sentences end the Chinese way.
+    static STOP: OnceLock<Regex> = OnceLock::new();
+    let stop = STOP.get_or_init(|| Regex::new(r"([^.\s])([.!?])(\s+|$)").unwrap());
+    stop.replace_all(&words, |c: &regex::Captures| {
+        let mark = match &c[2] {
+            "." => "。",
+            "!" => "！",
+            _ => "？",
+        };
+        format!("{}{mark}{}", &c[1], if c[3].is_empty() { "" } else { " " })
+    })
+    .into_owned()
 }
 
 /// The blocks of a chat request's user message: (data-b, tag, inner HTML).
