@@ -119,6 +119,42 @@ fn an_edited_paragraph_costs_one_unit() {
 }
 
 #[test]
+fn a_changed_glossary_term_retranslates_only_the_blocks_that_have_it() {
+    let mut entries = sample_entries(1);
+    // A good engine: it follows the glossary the system message gives.
+    let with_glossary = |req: &common::Seen, _: usize| {
+        let system = engine::system_message(req);
+        let terms: Vec<(String, String)> = system
+            .lines()
+            .find_map(|l| l.strip_prefix("- Always translate these terms this way: "))
+            .map(|l| l.trim_end_matches('.').split("; ").filter_map(|t| t.split_once(" = ")).map(|(k, v)| (k.to_string(), v.to_string())).collect())
+            .unwrap_or_default();
+        let blocks = request_blocks(req);
+        let reply = reply_html(&blocks, |h| fake_translate(&terms.iter().fold(h.to_string(), |h, (k, v)| h.replace(k, v))));
+        completion(&reply, 10, 10)
+    };
+    let s = setup(&entries, "[translator.glossary]\n\"Chatbot Arena\" = \"聊天机器人竞技场\"", with_glossary);
+    let run = s.w.run(&["refresh"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let before = s.engine.seen(CHAT).len();
+
+    // The term's translation changes, and an edit of the post puts it back on the queue.
+    let config = std::fs::read_to_string(s.w.config()).unwrap().replace("聊天机器人竞技场", "聊天竞技场");
+    s.w.write_config(&config);
+    entries[0].html = entries[0].html.replace("fell by a factor of 27", "fell by a factor of 28");
+    s.feeds.feed("/feed", ATOM, &atom_feed(&entries, false), "\"v2\"");
+    let run = s.w.run(&["refresh"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let sent: Vec<String> = s.engine.seen(CHAT)[before..].iter().flat_map(|r| request_blocks(r).into_iter().map(|b| b.2)).collect();
+    // The edited block and the block with the term go again; the others come from the memory.
+    assert!(sent.iter().any(|b| b.contains("factor of 28")), "{sent:?}");
+    assert!(sent.iter().any(|b| b.contains("Chatbot Arena")), "{sent:?}");
+    assert!(sent.iter().all(|b| b.contains("factor of 28") || b.contains("Chatbot Arena")), "only those: {sent:?}");
+    let rows = translations(&s.w);
+    assert!(rows[0].3.iter().flatten().any(|t| t.contains("聊天竞技场")), "{rows:?}");
+}
+
+#[test]
 fn long_posts_are_batched_under_the_token_budget() {
     let paragraphs: String = (0..60).map(|i| format!("<p>Paragraph {i} talks about models and prices at some length, with several words in it.</p>")).collect();
     let entries = vec![AtomEntry { day: 1, slug: "long".into(), title: "A long post".into(), html: paragraphs, tags: vec![] }];

@@ -166,8 +166,9 @@ pub trait Store: Send + Sync {
     /// Ends a leased job.
     fn finish_job(&self, job: &Job, end: &JobEnd) -> Result<()>;
 
-    /// Translations of `hashes` in the memory, for the first of `engines` (engine, model) that has each.
-    fn memory_lookup(&self, hashes: &[String], lang: &str, engines: &[(String, String)], prompt_version: i64) -> Result<HashMap<String, String>>;
+    /// Translations of `blocks` (unit hash, instructions key) in the memory, for the first of
+    /// `engines` (engine, model) that has each; by unit hash.
+    fn memory_lookup(&self, blocks: &[(String, i64)], lang: &str, engines: &[(String, String)]) -> Result<HashMap<String, String>>;
 
     /// Stores checked translations and the usage of the request that produced them, together.
     fn memory_store(&self, rows: &[MemoryRow], usage: &[UsageRow]) -> Result<()>;
@@ -290,6 +291,7 @@ pub struct MemoryRow {
     pub lang: String,
     pub engine: String,
     pub model: String,
+    /// The instructions key (`prompt::instructions_key`), stored in the `prompt_version` column.
     pub prompt_version: i64,
     pub source: String,
     pub translation: String,

@@ -413,12 +413,12 @@ impl Store for SqliteStore {
         self.finish(job, end)
     }
 
-    fn memory_lookup(&self, hashes: &[String], lang: &str, engines: &[(String, String)], prompt_version: i64) -> Result<HashMap<String, String>> {
+    fn memory_lookup(&self, blocks: &[(String, i64)], lang: &str, engines: &[(String, String)]) -> Result<HashMap<String, String>> {
         let conn = self.conn();
         let mut stmt =
             conn.prepare_cached("SELECT translation FROM memory WHERE hash = ?1 AND lang = ?2 AND engine = ?3 AND model = ?4 AND prompt_version = ?5")?;
         let mut found = HashMap::new();
-        for hash in hashes {
+        for (hash, prompt_version) in blocks {
             for (engine, model) in engines {
                 if let Some(t) = stmt.query_row(params![hash, lang, engine, model, prompt_version], |r| r.get::<_, String>(0)).optional()? {
                     found.insert(hash.clone(), t);

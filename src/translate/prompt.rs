@@ -8,9 +8,24 @@ use scraper::{Html, Selector};
 
 use super::segment::Unit;
 
-/// Bump when the instructions change in a way that changes translations: the translation memory is
-/// keyed by it, so old translations are not reused for the new prompt.
-pub const PROMPT_VERSION: i64 = 1;
+/// The protocol between polyfeed and an engine: part of the instructions a translation is made under.
+pub const PROTOCOL: &str = "html blocks numbered with data-b, v1";
+
+/// The translation memory's key for the instructions a block is translated under: a digest of the
+/// exact system message (without glossary and kept terms), the protocol, and the glossary entries
+/// and kept terms that the block's source contains. A change to the prompt or the protocol
+/// re-translates everything; a changed glossary entry or kept term only the blocks whose source
+/// has it, since the others were translated under the same instructions that matter to them.
+/// (A term counts as present when the source has it anywhere, in any case: a superset, never a miss.)
+pub fn instructions_key(target: &str, source_html: &str, glossary: &BTreeMap<String, String>, keep: &[String]) -> i64 {
+    let source = source_html.to_lowercase();
+    let mut parts = vec![system_message(target, &BTreeMap::new(), &[]), PROTOCOL.to_string()];
+    parts.extend(glossary.iter().filter(|(k, _)| source.contains(&k.to_lowercase())).map(|(k, v)| format!("glossary {k} = {v}")));
+    parts.extend(keep.iter().filter(|k| source.contains(&k.to_lowercase())).map(|k| format!("keep {k}")));
+    let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
+    let hex = crate::model::digest(&refs);
+    i64::from_str_radix(&hex[..15], 16).expect("hex digits")
+}
 
 /// The system message.
 pub fn system_message(target: &str, glossary: &BTreeMap<String, String>, keep: &[String]) -> String {
@@ -179,6 +194,24 @@ pub fn language_name(tag: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_instructions_key_changes_with_what_the_block_is_translated_under() {
+        let glossary = BTreeMap::from([("LLM".to_string(), "大语言模型".to_string())]);
+        let keep = vec!["MLX".to_string()];
+        let key = |src: &str, g: &BTreeMap<String, String>, k: &[String]| instructions_key("zh-CN", src, g, k);
+        let llm = "LLMs got cheaper.";
+        let other = "Prices fell.";
+        let changed = BTreeMap::from([("LLM".to_string(), "大型语言模型".to_string())]);
+        // A changed glossary entry changes the key of the blocks that have the term, not the others.
+        assert_ne!(key(llm, &glossary, &keep), key(llm, &changed, &keep));
+        assert_eq!(key(other, &glossary, &keep), key(other, &changed, &keep));
+        assert_eq!(key(other, &glossary, &keep), key(other, &BTreeMap::new(), &[]));
+        // Kept terms likewise; the language and the prompt change every key.
+        assert_ne!(key("MLX is fast.", &glossary, &keep), key("MLX is fast.", &glossary, &[]));
+        assert_ne!(instructions_key("zh-CN", other, &glossary, &keep), instructions_key("ja", other, &glossary, &keep));
+        assert!(key(other, &glossary, &keep) >= 0);
+    }
 
     #[test]
     fn a_reply_cut_inside_its_last_block_is_seen() {

@@ -14,7 +14,7 @@ use super::breaker::{Breakers, Gate};
 use super::checks::{self, CheckOptions};
 use super::config::TranslatorConfig;
 use super::engine::{Engine, EngineError, Unusable, Usage};
-use super::prompt::{self, PROMPT_VERSION};
+use super::prompt;
 use super::segment::{self, Segmented, Unit};
 use crate::config::{Config, TranslateMode};
 use crate::fetch::policy::backoff;
@@ -262,8 +262,8 @@ impl Worker {
         let mut done: HashMap<Key, String> = HashMap::new();
         let memory_keys = self.memory_keys();
         for plan in &plans {
-            let hashes: Vec<String> = plan.units().map(|u| u.hash.clone()).collect();
-            match self.store.memory_lookup(&hashes, &plan.job.lang, &memory_keys, PROMPT_VERSION) {
+            let blocks: Vec<(String, i64)> = plan.units().map(|u| (u.hash.clone(), self.instructions_key(&plan.job.lang, u))).collect();
+            match self.store.memory_lookup(&blocks, &plan.job.lang, &memory_keys) {
                 Ok(found) => done.extend(found.into_iter().map(|(h, t)| ((plan.job.lang.clone(), h), t))),
                 Err(e) => tracing::error!(error = %e, "translation memory lookup failed"),
             }
@@ -438,6 +438,11 @@ impl Worker {
         prompt::batches(&tokens, self.tcfg.batch_tokens).into_iter().map(|r| units[r].to_vec()).collect()
     }
 
+    /// The instructions a unit is translated under, as the memory keys them.
+    fn instructions_key(&self, lang: &str, unit: &Unit) -> i64 {
+        prompt::instructions_key(lang, &unit.html, &self.tcfg.glossary, &self.tcfg.keep)
+    }
+
     fn concurrency(&self) -> usize {
         self.engines.iter().map(|e| e.config.max_concurrency).sum::<usize>().max(1)
     }
@@ -556,7 +561,7 @@ impl Worker {
                     lang: lang.clone(),
                     engine: engine.name().to_string(),
                     model: engine.model().to_string(),
-                    prompt_version: PROMPT_VERSION,
+                    prompt_version: self.instructions_key(&lang, &u.unit),
                     source: u.unit.html.clone(),
                     translation: t.clone(),
                 })

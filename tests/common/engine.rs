@@ -10,7 +10,7 @@ use super::{BodyKind, Reply, Seen};
 
 pub const CHAT: &str = "/v1/chat/completions";
 
-/// The test engine's translation of one block: every Latin word becomes "中文"; tags, attributes,
+/// The test engine's translation of one block: every Latin word becomes "中文" ("文" when short); tags, attributes,
 /// inline code (code, kbd, samp, var, tt), numbers with their units ("8B", "64GB"), URLs and
 /// entities stay. It passes every
 /// faithfulness check.
@@ -76,7 +76,13 @@ fn translate_text(text: &str, code: bool) -> String {
                 let last = c.get(0).is_some_and(|m| text[m.end()..].trim().is_empty());
                 return if abbreviation.as_str() == "etc" && last { "中文。".to_string() } else { "中文".to_string() };
             }
-            if c.get(7).is_some() { "中文".to_string() } else { c[0].to_string() }
+            // A short word ("a", "of", "the") takes one character, a longer one two: about the
+            // length a Chinese translation has.
+            match c.get(7) {
+                Some(w) if w.as_str().len() <= 3 => "文".to_string(),
+                Some(_) => "中文".to_string(),
+                None => c[0].to_string(),
+            }
         })
         .into_owned();
     // Sentences end the Chinese way.
