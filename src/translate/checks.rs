@@ -218,7 +218,7 @@ const SENTENCE_SLACK: usize = 16;
 
 /// Sentences in a block's prose: ends of sentence in Latin (". " "! " "? ", not after a known
 /// abbreviation or inside a number) or CJK punctuation (。！？).
-fn sentences(prose: &str) -> usize {
+pub(crate) fn sentences(prose: &str) -> usize {
     const ABBREVIATIONS: &[&str] = &["e.g", "i.e", "etc", "vs", "mr", "mrs", "ms", "dr", "st", "no", "fig", "approx", "inc", "ltd", "jr", "sr"];
     let chars: Vec<char> = prose.trim().chars().collect();
     let is_end = |c: char| matches!(c, '.' | '!' | '?' | '。' | '！' | '？');
@@ -284,7 +284,7 @@ fn contains_term(text: &str, term: &str) -> bool {
 /// letters do (a Hangul syllable two), digits and letters one, punctuation and spaces nothing.
 /// Translated/source weights of faithful translations stay near 1 whichever way they go (0.60 to
 /// 1.71 over the example post's faithful blocks, 0.89 to 1.44 for those of 100 letters or more).
-fn weight(text: &str) -> f64 {
+pub(crate) fn weight(text: &str) -> f64 {
     text.chars()
         .map(|c| match c as u32 {
             0xAC00..=0xD7AF => 2.0,

@@ -165,7 +165,8 @@ impl Anchors {
         let mut sentence_start = true;
         for raw in text.split_whitespace() {
             let w = raw.trim_matches(|c: char| !c.is_alphanumeric());
-            let capital = w.chars().next().is_some_and(|c| c.is_ascii_uppercase());
+            // "I" is a pronoun, not a name.
+            let capital = w.chars().next().is_some_and(|c| c.is_ascii_uppercase()) && w.len() > 1;
             if (capital && !sentence_start) || (w.chars().any(|c| c.is_ascii_digit()) && w.chars().any(|c| c.is_ascii_alphabetic())) {
                 names += 1;
             }
@@ -176,10 +177,23 @@ impl Anchors {
     }
 }
 
+/// How likely `t` translates `s`: what a translation carries over (anchors), weighed by how close
+/// the two are in length (letters weighed by script) and in sentences.
 fn similarity(s: &Block, sa: &Anchors, t: &Block, ta: &Anchors) -> f64 {
     if s.heading != t.heading {
         return 0.0;
     }
+    let ratio = super::checks::weight(&t.text).max(1.0) / super::checks::weight(&s.text).max(1.0);
+    let length = (-1.5 * ratio.ln().abs()).exp();
+    let sentences = match super::checks::sentences(&s.text).abs_diff(super::checks::sentences(&t.text)) {
+        0 => 1.0,
+        1 => 0.8,
+        _ => 0.6,
+    };
+    anchor_similarity(sa, ta) * (0.5 + 0.5 * length) * sentences
+}
+
+fn anchor_similarity(sa: &Anchors, ta: &Anchors) -> f64 {
     let plausible_length = {
         let r = ta.chars as f64 / sa.chars.max(1) as f64;
         (0.1..=3.0).contains(&r)
@@ -187,7 +201,7 @@ fn similarity(s: &Block, sa: &Anchors, t: &Block, ta: &Anchors) -> f64 {
     let carried: HashSet<&String> = ta.words.iter().chain(&ta.numbers).collect();
     if carried.is_empty() && sa.numbers.is_empty() {
         // Nothing to compare but the length, unless the source names things a translation keeps.
-        return if plausible_length && sa.names < 2 { 0.35 } else { 0.1 };
+        return if plausible_length && sa.names < 2 { 0.6 } else { 0.15 };
     }
     let hits = ta.words.iter().filter(|w| sa.words.contains(*w)).count() + ta.numbers.iter().filter(|n| sa.numbers.contains(*n)).count();
     let foreign = carried.len() - hits;

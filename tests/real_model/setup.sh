@@ -53,9 +53,14 @@ model() {
     log "$out ready ($size bytes, sha256 ok)"
 }
 
+# Portable x86-64 (AVX2) rather than -march=native: on CPUs that advertise AMX inside a sandbox
+# or VM that does not grant the AMX tile state, a native build crashes at start (segfault in the
+# thread pool's set-up). The flags are part of the cache key.
+LLAMA_FLAGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON"
+
 llama_server() {
     local out="$CACHE/llama-server"
-    [[ -x $out ]] && return
+    [[ -x $out ]] && [[ $(cat "$out.flags" 2>/dev/null) == "$LLAMA_FLAGS" ]] && return
     need_tools cmake g++ make curl
     local tarball="$CACHE/pkgs/llama_cpp_python-0.3.36.tar.gz"
     local sha=832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db2760c1a2e
@@ -73,10 +78,11 @@ llama_server() {
     log "building llama-server (about 12 minutes on 2 cores)"
     cmake -S "$src/vendor/llama.cpp" -B "$src/build" -DCMAKE_BUILD_TYPE=Release \
         -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
-        -DBUILD_SHARED_LIBS=OFF >"$CACHE/llama-build.log" 2>&1
+        -DBUILD_SHARED_LIBS=OFF $LLAMA_FLAGS >"$CACHE/llama-build.log" 2>&1
     cmake --build "$src/build" --target llama-server -j "$JOBS" >>"$CACHE/llama-build.log" 2>&1 \
         || { tail -30 "$CACHE/llama-build.log" >&2; exit 1; }
     cp "$src/build/bin/llama-server" "$out.part" && mv "$out.part" "$out"
+    echo "$LLAMA_FLAGS" >"$out.flags"
     rm -rf "$src"
     log "$out ready"
 }
