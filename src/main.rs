@@ -7,7 +7,15 @@ use clap::Parser;
 use polyfeed::cli::{Cli, LogFormat};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // --help and --version succeed; a usage error exits 1, like a config error (clap's own
+        // default would be 2, which here means "partly done").
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { ExitCode::from(1) } else { ExitCode::SUCCESS };
+        }
+    };
     if !matches!(cli.command, polyfeed::cli::Command::Daemon | polyfeed::cli::Command::Serve) {
         // `polyfeed status | head` ends quietly, as Unix tools do. (The servers keep Rust's
         // default, so a closed socket is an error to handle, never a signal that kills them.)

@@ -36,3 +36,15 @@ fn readme_covers_every_command_and_flag() {
         }
     }
 }
+
+#[test]
+fn a_usage_error_exits_1_and_help_exits_0() {
+    let run = |args: &[&str]| Command::new(env!("CARGO_BIN_EXE_polyfeed")).args(args).output().unwrap();
+    for args in [&["frobnicate"][..], &["refresh", "--no-such-flag"], &[]] {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(!out.stderr.is_empty());
+    }
+    assert_eq!(run(&["--help"]).status.code(), Some(0));
+    assert_eq!(run(&["--version"]).status.code(), Some(0));
+}
