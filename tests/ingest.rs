@@ -395,3 +395,72 @@ fn full_text_replaces_summaries_and_falls_back_with_a_reason() {
     assert_eq!(bad.1, "Only the summary.", "the feed's content is kept");
     assert_eq!(bad.2.as_deref(), Some("full text failed: HTTP 500"));
 }
+
+/// A SOCKS5 proxy on 127.0.0.1 (no authentication, CONNECT only, RFC 1928) that records where it
+/// was asked to connect. It serves one connection after another on a thread of its own.
+fn socks5_proxy() -> (std::net::SocketAddr, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(mut client) = client else { return };
+            let log = log.clone();
+            std::thread::spawn(move || -> std::io::Result<()> {
+                let mut head = [0u8; 2];
+                client.read_exact(&mut head)?;
+                let mut methods = vec![0u8; head[1] as usize];
+                client.read_exact(&mut methods)?;
+                client.write_all(&[5, 0])?;
+                let mut req = [0u8; 4];
+                client.read_exact(&mut req)?;
+                let host = match req[3] {
+                    1 => {
+                        let mut ip = [0u8; 4];
+                        client.read_exact(&mut ip)?;
+                        std::net::Ipv4Addr::from(ip).to_string()
+                    }
+                    3 => {
+                        let mut len = [0u8; 1];
+                        client.read_exact(&mut len)?;
+                        let mut name = vec![0u8; len[0] as usize];
+                        client.read_exact(&mut name)?;
+                        String::from_utf8_lossy(&name).into_owned()
+                    }
+                    _ => return Ok(()),
+                };
+                let mut port = [0u8; 2];
+                client.read_exact(&mut port)?;
+                let target = format!("{host}:{}", u16::from_be_bytes(port));
+                log.lock().unwrap().push(target.clone());
+                let upstream = std::net::TcpStream::connect(&target)?;
+                client.write_all(&[5, 0, 0, 1, 0, 0, 0, 0, 0, 0])?;
+                let (mut from_client, mut to_upstream) = (client.try_clone()?, upstream.try_clone()?);
+                let up = std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut from_client, &mut to_upstream);
+                    let _ = to_upstream.shutdown(std::net::Shutdown::Write);
+                });
+                let mut upstream = upstream;
+                std::io::copy(&mut upstream, &mut client)?;
+                let _ = up.join();
+                Ok(())
+            });
+        }
+    });
+    (addr, seen)
+}
+
+#[test]
+fn a_feed_is_fetched_through_a_socks5_proxy() {
+    let server = Server::start();
+    server.feed("/feed", ATOM, &atom_feed(&sample_entries(2), false), "\"v1\"");
+    let (proxy, seen) = socks5_proxy();
+    let w = Workdir::new(&config_for(&[("viaproxy", &server.url("/feed"))], "", &format!("proxy = \"socks5://{proxy}\"")));
+    let run = no_translate(&w, &[]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stdout.contains("viaproxy  fetched"), "{}", run.stdout);
+    assert_eq!(seen.lock().unwrap().as_slice(), [server.addr.to_string()], "the fetch went through the proxy");
+    assert_eq!(server.seen("/feed").len(), 1);
+}
