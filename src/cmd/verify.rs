@@ -16,8 +16,10 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     let translation = verify::blocks(&read(&args.translation)?, is_markdown(&args.translation));
     let options = CheckOptions { target_lang: args.lang.clone(), ..CheckOptions::default() };
     let rows = verify::verify(&source, &translation, &options);
-    let format: Vec<&str> =
-        if verify::links_carried(&source, &translation) { vec![] } else { vec!["links not carried: the translation has none; blocks judged on their text"] };
+    let format: Vec<String> = verify::uncarried(&source, &translation)
+        .iter()
+        .map(|t| if t == "a" { "links not carried: blocks judged on their text".to_string() } else { format!("<{t}> not carried: blocks judged without it") })
+        .collect();
 
     if args.json {
         let report = serde_json::json!({ "source": source, "translation": translation, "rows": rows, "format_differences": format });

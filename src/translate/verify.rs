@@ -49,24 +49,45 @@ pub fn blocks(doc: &str, markdown: bool) -> Vec<Block> {
         .collect()
 }
 
-/// Whether the translation carries the source's links. One written without them (plain Markdown
-/// with at most an attribution link, say: fewer than a tenth of the source's) differs in format,
-/// which is reported once: its blocks are judged on their text.
-pub fn links_carried(source: &[Block], translation: &[Block]) -> bool {
-    let links = |blocks: &[Block]| blocks.iter().map(|b| b.html.matches("<a ").count()).sum::<usize>();
-    links(translation) * 10 >= links(source)
+/// The inline elements of the source that the translation does not carry as a document: links
+/// when it has fewer than a tenth of the source's (plain Markdown with at most an attribution link,
+/// say), any other element when it has none at all (`<q>`, `<abbr>`, `<cite>`: Markdown cannot
+/// write them). These are differences of format, reported once; the blocks are judged without them.
+pub fn uncarried(source: &[Block], translation: &[Block]) -> Vec<String> {
+    static TAG: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let tag = TAG.get_or_init(|| regex::Regex::new(r"<([a-z][a-z0-9]*)[\s>/]").expect("static regex"));
+    let count = |blocks: &[Block]| {
+        let mut n: std::collections::BTreeMap<String, usize> = Default::default();
+        for b in blocks {
+            for c in tag.captures_iter(&b.html) {
+                *n.entry(c[1].to_string()).or_default() += 1;
+            }
+        }
+        n
+    };
+    let (src, tr) = (count(source), count(translation));
+    src.iter()
+        .filter(|(name, n)| {
+            let carried = tr.get(*name).copied().unwrap_or(0);
+            if *name == "a" { carried * 10 < **n } else { carried == 0 }
+        })
+        .map(|(name, _)| name.clone())
+        .collect()
 }
 
-/// A block's HTML without its links (their text stays).
-fn unlinked(html: &str) -> String {
-    static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
-    RE.get_or_init(|| regex::Regex::new(r"(?i)</?a(?:\s[^>]*)?>").expect("static regex")).replace_all(html, "").into_owned()
+/// A block's HTML without the elements `tags` (their text stays).
+fn without(html: &str, tags: &[String]) -> String {
+    if tags.is_empty() {
+        return html.to_string();
+    }
+    let re = regex::Regex::new(&format!(r"(?i)</?(?:{})(?:\s[^>]*)?>", tags.join("|"))).expect("tag names are letters and digits");
+    re.replace_all(html, "").into_owned()
 }
 
 /// Aligns and checks. Rows come in document order.
 pub fn verify(source: &[Block], translation: &[Block], options: &CheckOptions) -> Vec<Row> {
     let pairs = align(source, translation);
-    let carried = links_carried(source, translation);
+    let uncarried = uncarried(source, translation);
     let mut rows = Vec::new();
     let (mut i, mut j) = (0, 0);
     for (si, ti) in pairs.into_iter().chain([(source.len(), translation.len())]) {
@@ -79,7 +100,7 @@ pub fn verify(source: &[Block], translation: &[Block], options: &CheckOptions) -
             j += 1;
         }
         if si < source.len() && ti < translation.len() {
-            let src = if carried { source[si].html.clone() } else { unlinked(&source[si].html) };
+            let src = without(&source[si].html, &uncarried);
             let problems: Vec<String> = check_unit(&src, &translation[ti].html, options).iter().map(|p| p.to_string()).collect();
             let status = if problems.is_empty() { Status::Ok } else { Status::Unfaithful };
             rows.push(Row { status, source: Some(si), translation: Some(ti), problems });
