@@ -101,7 +101,7 @@ pub fn build(item: &PublishItem, feed_authors: &[String], config: &Config) -> Pu
     let base = e.link.as_deref().and_then(|l| Url::parse(l).ok());
     let iframes = &config.publish.allow_iframes_from;
 
-    let options = config.translator.as_ref().map_or_else(|| Options::new(&[], &[], lang), |tc| tc.segment_options(lang));
+    let options = config.translator.as_ref().map_or_else(|| Options::new(&[], &[], lang), |tc| Options::for_translator(tc, lang));
     let seg = segment::segment(&t.content_src, &options);
     // A translation made under other segmentation settings (or title-only) keeps the original body.
     let units: Vec<Option<String>> = if t.units.len() == seg.units.len() { t.units.clone() } else { vec![None; seg.units.len()] };

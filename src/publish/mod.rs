@@ -3,7 +3,8 @@
 //! files are redone only when its translations changed, posts and pages only for translations
 //! made since the last run.
 
-pub mod config;
+/// The `[publish]` table lives with the rest of the config (the bottom layer).
+pub use crate::config::publish as config;
 pub mod entry;
 pub mod feeds;
 pub mod markdown;

@@ -2,7 +2,8 @@
 
 pub mod breaker;
 pub mod checks;
-pub mod config;
+/// The `[translator]` table lives with the rest of the config (the bottom layer).
+pub use crate::config::translator as config;
 pub mod engine;
 pub mod limits;
 pub mod local;

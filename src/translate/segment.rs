@@ -67,6 +67,13 @@ pub struct Options {
 }
 
 impl Options {
+    /// How entries are cut into blocks for `lang` under a translator config: the same for
+    /// translating and publishing.
+    pub fn for_translator(tcfg: &crate::config::translator::TranslatorConfig, lang: &str) -> Options {
+        let selectors: Vec<String> = tcfg.untranslatable.iter().map(|s| s.get_ref().clone()).collect();
+        Options::new(&selectors, &tcfg.keep, lang)
+    }
+
     pub fn new(selectors: &[String], keep: &[String], target_lang: &str) -> Options {
         Options { untranslatable: selectors.iter().filter_map(|s| Selector::parse(s).ok()).collect(), keep: keep.to_vec(), target: whatlang_lang(target_lang) }
     }

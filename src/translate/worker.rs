@@ -379,7 +379,7 @@ impl Worker {
         let entry = self.store.entry(job.entry_id).map_err(|e| e.to_string())?.ok_or_else(|| format!("entry {} is no longer in the store", job.entry_id))?;
         let feed = self.config.feed(&job.feed);
         let mode = feed.map_or(TranslateMode::Full, |f| f.translate);
-        let options = self.tcfg.segment_options(&job.lang);
+        let options = segment::Options::for_translator(&self.tcfg, &job.lang);
         let body = (mode == TranslateMode::Full).then(|| segment::segment(&entry.entry.content, &options));
         let title = Some(Unit::title(&entry.entry.title)).filter(|t| segment::worth_sending(t, &options));
         Ok(Plan { title, body, entry, job: job.clone() })

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::config::{ConfigError, invalid};
+use super::{ConfigError, invalid};
 
 /// Which API an engine speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -174,12 +174,6 @@ pub struct Price {
 }
 
 impl TranslatorConfig {
-    /// How entries are cut into blocks for `lang`: the same for translating and publishing.
-    pub fn segment_options(&self, lang: &str) -> super::segment::Options {
-        let selectors: Vec<String> = self.untranslatable.iter().map(|s| s.get_ref().clone()).collect();
-        super::segment::Options::new(&selectors, &self.keep, lang)
-    }
-
     /// The engine chain, first engine first.
     pub fn engines(&self) -> Vec<EngineConfig> {
         let first = EngineConfig {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::config::{ConfigError, invalid};
+use super::{ConfigError, invalid};
 
 /// How an entry's body is published.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]

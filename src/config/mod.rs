@@ -12,6 +12,11 @@ use serde::Deserialize;
 use toml::Spanned;
 use url::Url;
 
+pub mod models;
+pub mod publish;
+pub mod server;
+pub mod translator;
+
 /// The user agent sent when the config does not set one.
 pub const DEFAULT_USER_AGENT: &str = concat!("polyfeed/", env!("CARGO_PKG_VERSION"), " (feed translator; +https://github.com/polyfeed/polyfeed)");
 
@@ -65,11 +70,11 @@ pub struct Config {
     #[serde(default = "default_max_redirects")]
     pub max_redirects: usize,
     #[serde(default)]
-    pub translator: Option<crate::translate::config::TranslatorConfig>,
+    pub translator: Option<translator::TranslatorConfig>,
     #[serde(default)]
-    pub publish: crate::publish::config::PublishConfig,
+    pub publish: publish::PublishConfig,
     #[serde(default)]
-    pub server: crate::serve::ServerConfig,
+    pub server: server::ServerConfig,
     #[serde(default)]
     pub feeds: Vec<FeedConfig>,
     /// Parsed from `timezone` during validation.
@@ -110,7 +115,7 @@ pub struct FeedConfig {
     /// Overrides `target_languages` for this feed.
     pub target_languages: Option<Vec<Spanned<String>>>,
     /// Overrides `[publish] mode` for this feed.
-    pub mode: Option<crate::publish::config::BilingualMode>,
+    pub mode: Option<publish::BilingualMode>,
     /// Overrides `[publish] title_template` for this feed.
     pub title_template: Option<String>,
     /// Token budget per day for this feed (on top of the global one).
