@@ -445,7 +445,7 @@ mod tests {
 
     #[test]
     fn shipped_feeds_toml_loads() {
-        let text = include_str!("../feeds.toml");
+        let text = include_str!("../../feeds.toml");
         let config = Config::parse(text).unwrap();
         let feed = &config.feeds[0];
         assert_eq!(feed.url(), "https://simonwillison.net/atom/everything/");
