@@ -52,8 +52,9 @@ pub struct FeedReport {
 
 /// Refreshes every feed of `feeds` concurrently; the fetcher enforces the global and per-host limits.
 pub async fn refresh_all(ctx: &Context, feeds: &[&FeedConfig], force: bool, on_done: impl Fn(&FeedReport)) -> Vec<FeedReport> {
-    let limit = *ctx.config.max_concurrent_fetches.get_ref();
-    // One task per feed, so parsing runs on every core while other feeds wait on the network.
+    // One task per feed, so parsing runs on every core while other feeds wait on the network. All
+    // start at once: the fetcher's global and per-host limits are the only ones (as in the daemon),
+    // so feeds of a busy host never hold back those of the others.
     let tasks = feeds.iter().map(|f| {
         let (ctx, feed) = (ctx.clone(), (*f).clone());
         let name = feed.name().to_string();
@@ -66,7 +67,7 @@ pub async fn refresh_all(ctx: &Context, feeds: &[&FeedConfig], force: bool, on_d
             })
         }
     });
-    let mut reports: Vec<FeedReport> = futures_util::stream::iter(tasks).buffer_unordered(limit).inspect(|r| on_done(r)).collect().await;
+    let mut reports: Vec<FeedReport> = tasks.collect::<futures_util::stream::FuturesUnordered<_>>().inspect(|r| on_done(r)).collect().await;
     let order: std::collections::HashMap<&str, usize> = feeds.iter().enumerate().map(|(i, f)| (f.name(), i)).collect();
     reports.sort_by_key(|r| order.get(r.feed.as_str()).copied());
     reports
