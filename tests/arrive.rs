@@ -101,6 +101,7 @@ fn code_heavy_real_posts_are_published_whole() {
         feeds.route(&path, move |_, _| Reply::new(200, "application/xml", body.clone()));
         config_feeds.push((format!("real{i}"), feeds.url(&path)));
     }
+    println!("code-heavy real posts: {code_only} blocks of inline code alone");
     assert!(code_only >= 20, "the real posts have blocks of inline code alone: {code_only}");
 
     let engine_server = Server::start();
@@ -111,6 +112,7 @@ fn code_heavy_real_posts_are_published_whole() {
     assert_eq!(run.code, 0, "{run:?}");
     let (entries, complete, partial) = counts(&w);
     assert!(entries > 60, "{entries}");
+    println!("code-heavy real posts: {complete} of {entries} published whole");
     assert_eq!((complete, partial), (entries, 0), "every real post is published whole: {}", run.stdout);
     assert_stored_faithfully(&w);
     // Nothing without prose went to the engine: code is code.
@@ -167,6 +169,7 @@ fn a_flaky_engine_cannot_hold_posts_back() {
     let run = w.run(&["refresh"]);
     let (entries, complete, partial) = counts(&w);
     assert_eq!((entries, partial), (59, 0));
+    println!("flaky engine: one refresh published {complete} of 59 posts; {}", run.stdout.lines().find(|l| l.starts_with("translation:")).unwrap_or(""));
     assert!(complete * 100 >= 59 * 95, "one refresh publishes at least 95% of the posts: {complete} of 59\n{}", run.stdout);
     assert_eq!(run.code, if complete == 59 { 0 } else { 2 }, "{run:?}");
     assert_stored_faithfully(&w);
