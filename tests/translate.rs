@@ -155,6 +155,40 @@ fn a_changed_glossary_term_retranslates_only_the_blocks_that_have_it() {
 }
 
 #[test]
+fn every_reply_has_a_budget_and_a_reply_that_hits_it_keeps_what_it_finished() {
+    // A model that loops on the last block of a batch until the budget cuts it off.
+    let s = setup(&sample_entries(1), "", |req, _| {
+        let body: serde_json::Value = serde_json::from_slice(&req.body).unwrap();
+        let budget = body["max_tokens"].as_u64().expect("every request says how long the reply may be");
+        let blocks = request_blocks(req);
+        let source: usize = blocks.iter().map(|b| b.2.len()).sum();
+        assert!(budget as usize >= source / 4 && budget as usize <= source + 64 + 16 * blocks.len(), "budget {budget} for {source} bytes");
+        if blocks.len() == 1 {
+            return engine::translate(req);
+        }
+        let mut content = reply_html(&blocks[..blocks.len() - 1], fake_translate);
+        let last = &blocks[blocks.len() - 1];
+        content.push_str(&format!("<{} data-b=\"{}\">{}", last.1, last.0, "再一次".repeat(40)));
+        Reply::json(
+            200,
+            &serde_json::json!({
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "length"}],
+                "usage": {"prompt_tokens": 100, "completion_tokens": budget},
+            }),
+        )
+    });
+    let run = s.w.run(&["refresh"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_faithful(&translations(&s.w));
+    // The titles, the body's batch, and once more the block the batch did not finish.
+    let sent = sent_units(&s.engine);
+    let last = s.engine.seen(CHAT).iter().map(request_blocks).find(|b| b.len() > 1).unwrap().last().unwrap().2.clone();
+    assert_eq!(sent[&last], 2, "{sent:?}");
+    assert!(sent.iter().filter(|(html, _)| **html != last).all(|(_, n)| *n == 1), "{sent:?}");
+    assert!(!run.stdout.contains("engine problem"), "{}", run.stdout);
+}
+
+#[test]
 fn long_posts_are_batched_under_the_token_budget() {
     let paragraphs: String = (0..60).map(|i| format!("<p>Paragraph {i} talks about models and prices at some length, with several words in it.</p>")).collect();
     let entries = vec![AtomEntry { day: 1, slug: "long".into(), title: "A long post".into(), html: paragraphs, tags: vec![] }];

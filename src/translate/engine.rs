@@ -133,6 +133,7 @@ impl Engine {
         let mut body = json!({
             "model": self.config.model,
             "temperature": self.config.temperature,
+            "max_tokens": prompt::reply_budget(units),
             "messages": [{"role": "system", "content": system}, {"role": "user", "content": user}],
         });
         if self.config.stream {
@@ -145,7 +146,7 @@ impl Engine {
         }
         let response = req.send().await.map_err(transport)?;
         let response = check_status(response).await?;
-        let (content, usage) = if self.config.stream { read_stream(response).await? } else { read_completion(response).await? };
+        let (content, usage, length_cut) = if self.config.stream { read_stream(response).await? } else { read_completion(response).await? };
         let usage = usage.unwrap_or(Usage {
             prompt_tokens: (estimate_tokens(system) + estimate_tokens(&user)) as u64,
             completion_tokens: estimate_tokens(&content) as u64,
@@ -158,7 +159,7 @@ impl Engine {
                 Some(unit) => prompt::read_reply(&[unit], &content),
                 None => prompt::parse_reply(&content),
             };
-            (blocks, prompt::reply_cut(&content))
+            (blocks, length_cut || prompt::reply_cut(&content))
         })
         .await
         .map_err(|e| EngineError::Malformed(format!("reading the reply failed: {e}")))?;
@@ -280,7 +281,11 @@ async fn check_status(response: reqwest::Response) -> Result<reqwest::Response, 
     }
 }
 
-async fn read_completion(response: reqwest::Response) -> Result<(String, Option<Usage>), EngineError> {
+/// A reply's text, its usage if the server told it, and whether it hit the reply budget
+/// (`finish_reason = length`): then its last block is not trusted, the others are judged as usual.
+type Completion = (String, Option<Usage>, bool);
+
+async fn read_completion(response: reqwest::Response) -> Result<Completion, EngineError> {
     let text = response.text().await.map_err(transport)?;
     let value: Value = serde_json::from_str(&text).map_err(|e| EngineError::Malformed(format!("not JSON ({e}): {}", excerpt(&text))))?;
     if !value["error"].is_null() {
@@ -289,14 +294,11 @@ async fn read_completion(response: reqwest::Response) -> Result<(String, Option<
     let choice = &value["choices"][0];
     let content =
         choice["message"]["content"].as_str().ok_or_else(|| EngineError::Malformed(format!("no choices[0].message.content in {}", excerpt(&text))))?;
-    if choice["finish_reason"] == "length" {
-        return Err(EngineError::Malformed("the reply was cut off (finish_reason = length)".into()));
-    }
-    Ok((content.to_string(), usage_of(&value)))
+    Ok((content.to_string(), usage_of(&value), choice["finish_reason"] == "length"))
 }
 
 /// Reads a server-sent-events completion; a stream that ends before `[DONE]` or a finish reason is cut off.
-async fn read_stream(mut response: reqwest::Response) -> Result<(String, Option<Usage>), EngineError> {
+async fn read_stream(mut response: reqwest::Response) -> Result<Completion, EngineError> {
     let mut buf = String::new();
     let mut content = String::new();
     let mut usage = None;
@@ -326,9 +328,9 @@ async fn read_stream(mut response: reqwest::Response) -> Result<(String, Option<
         }
     }
     match finished.as_deref() {
-        Some("length") => Err(EngineError::Malformed("the reply was cut off (finish_reason = length)".into())),
+        Some("length") => Ok((content, usage, true)),
         None if !done => Err(EngineError::Malformed("the stream was cut off before it finished".into())),
-        _ => Ok((content, usage)),
+        _ => Ok((content, usage, false)),
     }
 }
 

@@ -150,6 +150,14 @@ pub fn estimate_tokens(s: &str) -> usize {
     cjk + other.div_ceil(4)
 }
 
+/// The most tokens a reply to `units` may take: twice the source (a translation into Chinese
+/// takes about as many tokens as its English source, markup included), the blocks' wrappers, and
+/// a margin. A model that loops stops there instead of filling its context at our expense; the
+/// blocks it finished are kept and the rest asked for again.
+pub fn reply_budget(units: &[&Unit]) -> usize {
+    units.iter().map(|u| estimate_tokens(&u.html) * 2 + 16).sum::<usize>() + 64
+}
+
 /// Splits units (by their token estimates) into consecutive batches of at most `budget` tokens.
 /// A unit larger than the budget travels alone.
 pub fn batches(tokens: &[usize], budget: usize) -> Vec<std::ops::Range<usize>> {
