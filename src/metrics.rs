@@ -48,6 +48,8 @@ pub struct Metrics {
     pub entries_new: AtomicU64,
     pub entries_updated: AtomicU64,
     pub units_translated: AtomicU64,
+    /// Blocks that passed once told what was wrong with their last translation.
+    pub units_repaired: AtomicU64,
     /// Entries translated completely.
     pub entries_translated: AtomicU64,
     /// Entries published with some blocks left in the original (`allow_partial`).
@@ -84,6 +86,7 @@ impl Metrics {
             let _ = writeln!(out, "polyfeed_queue_depth{{state=\"{state}\"}} {n}");
         }
         counter(&mut out, "polyfeed_units_translated_total", "Blocks translated (sent, checked and stored).", &self.units_translated);
+        counter(&mut out, "polyfeed_units_repaired_total", "Blocks that passed once told what was wrong with their last translation.", &self.units_repaired);
         counter(&mut out, "polyfeed_entries_translated_total", "Entries translated completely.", &self.entries_translated);
         counter(&mut out, "polyfeed_entries_partial_total", "Entries published partly translated (allow_partial).", &self.entries_partial);
         counter(&mut out, "polyfeed_translation_failures_total", "Translation jobs that ended failed or to be retried.", &self.translation_failures);

@@ -282,6 +282,30 @@ fn partial_posts_need_more_than_the_share_and_are_counted_apart() {
 }
 
 #[test]
+fn a_repair_round_tells_the_engine_what_was_wrong_and_counts() {
+    // The engine drops the link of one block unless told that it did.
+    let feeds = Server::start();
+    feeds.feed("/feed", ATOM, &atom_feed(&sample_entries(2), false), "\"v1\"");
+    let engine_server = Server::start();
+    engine_server.route(CHAT, |req: &common::Seen, _: usize| {
+        let told = engine::system_message(req).contains("previous translation of this block was rejected");
+        completion(
+            &reply_html(&request_blocks(req), |h| {
+                if h.starts_with("Via ") && !told { fake_translate(&polyfeed::text::html_to_plain(h)) } else { fake_translate(h) }
+            }),
+            10,
+            10,
+        )
+    });
+    let extra = "temperature = 0";
+    let w = Workdir::new(&config_for(&[("simon", &feeds.url("/feed"))], &engine::translator_config(&engine_server.url("/v1"), extra), ""));
+    let run = w.run(&["refresh"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stdout.contains(" 1 repaired,"), "{}", run.stdout);
+    assert_stored_faithfully(&w);
+}
+
+#[test]
 fn wordless_titles_and_blocks_are_never_sent() {
     let entries = vec![AtomEntry {
         day: 2,
@@ -306,8 +330,9 @@ fn wordless_titles_and_blocks_are_never_sent() {
 fn a_block_rejected_again_and_again_is_asked_for_as_often_as_it_can_change() {
     // The engine echoes one block back every time. A sampling engine may answer otherwise when
     // asked again: it gets `block_attempts` requests in all. A greedy one (temperature 0) answers
-    // the same: it is asked once in its batch and once alone, never more.
-    for (temperature, want) in [("0.3", 4), ("0", 2)] {
+    // the same: it is asked once in its batch and once alone. Then each gets one repair: the
+    // same block, told what was wrong.
+    for (temperature, want) in [("0.3", 5), ("0", 3)] {
         let feeds = Server::start();
         feeds.feed("/feed", ATOM, &atom_feed(&sample_entries(2), false), "\"v1\"");
         let engine_server = Server::start();
@@ -317,7 +342,11 @@ fn a_block_rejected_again_and_again_is_asked_for_as_often_as_it_can_change() {
         let extra = format!("temperature = {temperature}\nblock_attempts = 4");
         let w = Workdir::new(&config_for(&[("simon", &feeds.url("/feed"))], &engine::translator_config(&engine_server.url("/v1"), &extra), ""));
         assert_eq!(w.run(&["refresh"]).code, 2);
-        let asked = engine_server.seen(CHAT).iter().filter(|s| request_blocks(s).iter().any(|b| b.2.starts_with("Via "))).count();
-        assert_eq!(asked, want, "temperature {temperature}");
+        let seen = engine_server.seen(CHAT);
+        let asked: Vec<&common::Seen> = seen.iter().filter(|s| request_blocks(s).iter().any(|b| b.2.starts_with("Via "))).collect();
+        assert_eq!(asked.len(), want, "temperature {temperature}");
+        let last = engine::system_message(asked[want - 1]);
+        assert!(last.contains("Your previous translation of this block was rejected: not translated (the source came back)"), "{last}");
+        assert!(!engine::system_message(asked[0]).contains("previous translation"));
     }
 }

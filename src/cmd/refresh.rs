@@ -103,7 +103,7 @@ fn translate(ctx: &Context, rt: &tokio::runtime::Runtime) -> anyhow::Result<bool
 
 fn print_translation(r: &Report, took: std::time::Duration) {
     println!(
-        "translation: {} entries translated, {} partial, {} failed, {} to retry; {} blocks translated in {} requests, {} sent again, {} rejected by the checks, {} from memory; {} tokens (${:.4}); {:.2} s",
+        "translation: {} entries translated, {} partial, {} failed, {} to retry; {} blocks translated in {} requests, {} sent again, {} repaired, {} rejected by the checks, {} from memory; {} tokens (${:.4}); {:.2} s",
         r.entries_translated,
         r.entries_partial,
         r.entries_failed,
@@ -111,6 +111,7 @@ fn print_translation(r: &Report, took: std::time::Duration) {
         r.units_translated,
         r.requests,
         r.units_resent,
+        r.units_repaired,
         r.units_rejected,
         r.cache_hits,
         r.prompt_tokens + r.completion_tokens,

@@ -49,6 +49,13 @@ pub fn system_message(target: &str, glossary: &BTreeMap<String, String>, keep: &
     s
 }
 
+/// Added to the system message when a block is asked for again after its translation failed the
+/// checks: what was wrong, so that the engine can fix exactly that. The user message stays the
+/// source block alone.
+pub fn repair_note(why: &str) -> String {
+    format!("- Your previous translation of this block was rejected: {why}. Translate it again and fix exactly that, following every rule above.\n")
+}
+
 /// The user message: the units as HTML blocks, numbered with `data-b`.
 pub fn user_message(units: &[&Unit]) -> String {
     let mut s = String::new();

@@ -110,6 +110,8 @@ pub struct Report {
     pub cost_usd: f64,
     /// Blocks sent again in the same run after a reply failed the checks.
     pub units_resent: usize,
+    /// Blocks that passed once told what was wrong with their last translation.
+    pub units_repaired: usize,
     /// Set when a budget stopped the run.
     pub budget_stop: Option<String>,
     /// Set when no engine was available: what was not sent waits in the queue.
@@ -288,28 +290,34 @@ impl Worker {
             by_lang.entry(t.lang.clone()).or_default().push(t);
         }
         // Short posts share requests: the instructions are paid once per batch, not once per post.
-        let mut round: Vec<Vec<Pending>> = by_lang.into_values().flat_map(|group| self.batch(group)).collect();
-        round.extend(bodies.into_values().flat_map(|units| self.batch(units)));
+        let mut round: Vec<(Vec<Pending>, Option<String>)> = by_lang.into_values().flat_map(|group| self.batch(group)).map(|b| (b, None)).collect();
+        round.extend(bodies.into_values().flat_map(|units| self.batch(units)).map(|b| (b, None)));
 
         // Rounds: one stream of requests, titles first; blocks whose reply failed the checks go
-        // again alone in the next round, until they pass or have used their attempts.
+        // again alone in the next round, until they pass or have used their attempts; then once
+        // more, told what was wrong (a repair), before they are rejected.
         let mut missed: HashMap<Key, Miss> = HashMap::new();
         let mut tries: HashMap<Key, u32> = HashMap::new();
+        let mut repairs: std::collections::HashSet<Key> = std::collections::HashSet::new();
         while !round.is_empty() {
-            let ends: Vec<(Vec<Pending>, BatchEnd)> = futures_util::stream::iter(round.into_iter().map(|batch| async move {
-                let end = self.run_batch(&batch).await;
-                (batch, end)
+            let ends: Vec<(Vec<Pending>, bool, BatchEnd)> = futures_util::stream::iter(round.into_iter().map(|(batch, repair)| async move {
+                let end = self.run_batch(&batch, repair.as_deref()).await;
+                (batch, repair.is_some(), end)
             }))
             .buffer_unordered(self.concurrency())
             .collect()
             .await;
             let mut next = Vec::new();
-            for (batch, end) in ends {
+            for (batch, repair, end) in ends {
                 match end {
                     BatchEnd::Replied(results) => {
                         for (p, result) in batch.into_iter().zip(results) {
                             match result {
                                 Ok(t) => {
+                                    if repair {
+                                        self.report.lock().unwrap_or_else(|e| e.into_inner()).units_repaired += 1;
+                                        self.metrics.units_repaired.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                    }
                                     done.insert(p.key(), t);
                                 }
                                 Err(Rejection { reason, again }) => {
@@ -317,7 +325,9 @@ impl Worker {
                                     *n += 1;
                                     if again && *n < self.tcfg.block_attempts && !self.is_stopping() {
                                         self.report.lock().unwrap_or_else(|e| e.into_inner()).units_resent += 1;
-                                        next.push(vec![p]);
+                                        next.push((vec![p], None));
+                                    } else if !self.is_stopping() && repairs.insert(p.key()) {
+                                        next.push((vec![p], Some(reason)));
                                     } else {
                                         tracing::warn!(entry = p.entry_id, unit = %p.unit.hash, %reason, "translation rejected");
                                         self.report.lock().unwrap_or_else(|e| e.into_inner()).units_rejected += 1;
@@ -487,9 +497,13 @@ impl Worker {
     /// Sends one batch to the first available engine of the chain and checks every block of the
     /// reply. Engine failures never reach the units: they pause the engine, and the batch goes to
     /// the next engine or waits for a probe.
-    async fn run_batch(&self, units: &[Pending]) -> BatchEnd {
+    /// `repair`: why the last translation of this (single) block was rejected, said to the engine.
+    async fn run_batch(&self, units: &[Pending], repair: Option<&str>) -> BatchEnd {
         let lang = units[0].lang.clone();
-        let system = prompt::system_message(&lang, &self.tcfg.glossary, &self.tcfg.keep);
+        let mut system = prompt::system_message(&lang, &self.tcfg.glossary, &self.tcfg.keep);
+        if let Some(why) = repair {
+            system.push_str(&prompt::repair_note(why));
+        }
         let refs: Vec<&Unit> = units.iter().map(|p| &p.unit).collect();
         let (engine, reply) = loop {
             let i = match self.pick_engine().await {
