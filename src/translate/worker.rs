@@ -219,14 +219,14 @@ impl Worker {
     pub async fn run(&self, on_entry: impl Fn(&Job, &JobEnd)) -> Report {
         // Budgets and engines are judged afresh on every run (a new day, an engine back).
         {
-            let mut r = self.report.lock().unwrap_or_else(|e| e.into_inner());
+            let mut r = self.tally();
             r.budget_stop = None;
             r.engines_down = None;
         }
         loop {
             if let Some(why) = self.breakers.all_down(MAX_PAUSE_WAIT) {
                 // Nothing is leased while no engine can take it.
-                self.report.lock().unwrap_or_else(|e| e.into_inner()).engines_down.get_or_insert(why);
+                self.tally().engines_down.get_or_insert(why);
             }
             let r = self.report();
             if self.is_stopping() || r.budget_stop.is_some() || r.engines_down.is_some() {
@@ -248,7 +248,12 @@ impl Worker {
     }
 
     pub fn report(&self) -> Report {
-        self.report.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.tally().clone()
+    }
+
+    /// The report being kept, to count into.
+    fn tally(&self) -> std::sync::MutexGuard<'_, Report> {
+        self.report.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     async fn process(&self, jobs: Vec<Job>, on_entry: &impl Fn(&Job, &JobEnd)) {
@@ -274,7 +279,7 @@ impl Worker {
         // Titles first (a budget stop still leaves readable titles), then bodies, in entry order.
         let mut queued: std::collections::HashSet<Key> = done.keys().cloned().collect();
         let hits = plans.iter().flat_map(|p| p.units().map(|u| (p.job.lang.clone(), u.hash.clone()))).filter(|k| done.contains_key(k)).count();
-        self.report.lock().unwrap_or_else(|e| e.into_inner()).cache_hits += hits;
+        self.tally().cache_hits += hits;
         let mut titles: Vec<Pending> = Vec::new();
         let mut bodies: std::collections::BTreeMap<String, Vec<Pending>> = Default::default();
         for plan in &plans {
@@ -315,7 +320,7 @@ impl Worker {
                             match result {
                                 Ok(t) => {
                                     if repair {
-                                        self.report.lock().unwrap_or_else(|e| e.into_inner()).units_repaired += 1;
+                                        self.tally().units_repaired += 1;
                                         self.metrics.units_repaired.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                                     }
                                     done.insert(p.key(), t);
@@ -324,13 +329,13 @@ impl Worker {
                                     let n = tries.entry(p.key()).or_insert(0);
                                     *n += 1;
                                     if again && *n < self.tcfg.block_attempts && !self.is_stopping() {
-                                        self.report.lock().unwrap_or_else(|e| e.into_inner()).units_resent += 1;
+                                        self.tally().units_resent += 1;
                                         next.push((vec![p], None));
                                     } else if !self.is_stopping() && repairs.insert(p.key()) {
                                         next.push((vec![p], Some(reason)));
                                     } else {
                                         tracing::warn!(entry = p.entry_id, unit = %p.unit.hash, %reason, "translation rejected");
-                                        self.report.lock().unwrap_or_else(|e| e.into_inner()).units_rejected += 1;
+                                        self.tally().units_rejected += 1;
                                         missed.insert(p.key(), Miss::Rejected(reason));
                                     }
                                 }
@@ -339,7 +344,7 @@ impl Worker {
                     }
                     BatchEnd::NotSent(why) => {
                         if let NotSent::NoEngine(reason) = &why {
-                            self.report.lock().unwrap_or_else(|e| e.into_inner()).engines_down.get_or_insert_with(|| reason.clone());
+                            self.tally().engines_down.get_or_insert_with(|| reason.clone());
                         }
                         for p in batch {
                             missed.entry(p.key()).or_insert_with(|| Miss::NotSent(why.clone()));
@@ -358,7 +363,7 @@ impl Worker {
 
     fn finish(&self, job: &Job, end: JobEnd, on_entry: &impl Fn(&Job, &JobEnd)) {
         {
-            let mut r = self.report.lock().unwrap_or_else(|e| e.into_inner());
+            let mut r = self.tally();
             match &end {
                 JobEnd::Done(row) if row.complete => r.entries_translated += 1,
                 JobEnd::Done(_) => r.entries_partial += 1,
@@ -526,7 +531,7 @@ impl Worker {
                     let why = format!("{} {} at {}: {e}", engine.name(), engine.model(), engine.place());
                     let circuit = self.breakers.failed(i, &why, permanent);
                     tracing::warn!(reason = %why, ?circuit, "translation engine paused");
-                    let mut r = self.report.lock().unwrap_or_else(|e| e.into_inner());
+                    let mut r = self.tally();
                     if !r.engine_problems.contains(&why) {
                         r.engine_problems.push(why);
                     }
@@ -590,7 +595,7 @@ impl Worker {
             tracing::error!(error = %e, "cannot store translations");
             return BatchEnd::Replied(vec![Err(Rejection { reason: format!("store: {e}"), again: false }); n]);
         }
-        self.report.lock().unwrap_or_else(|e| e.into_inner()).units_translated += rows.len();
+        self.tally().units_translated += rows.len();
         self.metrics.units_translated.fetch_add(rows.len() as u64, std::sync::atomic::Ordering::Relaxed);
         if checked.iter().any(Result::is_err) && n > 1 {
             tracing::info!(blocks = checked.iter().filter(|r| r.is_err()).count(), of = n, "blocks of a batch failed their checks; they go again alone");
@@ -602,7 +607,7 @@ impl Worker {
     async fn call(&self, engine: &Engine, units: &[&Unit], lang: &str, system: &str) -> Result<super::engine::Reply, EngineError> {
         let mut attempt = 0;
         loop {
-            self.report.lock().unwrap_or_else(|e| e.into_inner()).requests += 1;
+            self.tally().requests += 1;
             let started = std::time::Instant::now();
             let result = engine.translate(units, lang, system).await;
             self.metrics.translate_seconds.observe(started.elapsed());
@@ -629,7 +634,7 @@ impl Worker {
         let cost = self.tcfg.cost(engine.model(), usage.prompt_tokens, usage.completion_tokens);
         let tokens = usage.prompt_tokens + usage.completion_tokens;
         {
-            let mut r = self.report.lock().unwrap_or_else(|e| e.into_inner());
+            let mut r = self.tally();
             r.prompt_tokens += usage.prompt_tokens;
             r.completion_tokens += usage.completion_tokens;
             r.cost_usd += cost;
@@ -703,7 +708,7 @@ impl Worker {
             global = Some(format!("the monthly budget (${limit:.2}) is spent"));
         }
         if let Some(why) = &global {
-            let mut r = self.report.lock().unwrap_or_else(|e| e.into_inner());
+            let mut r = self.tally();
             if r.budget_stop.is_none() {
                 tracing::warn!(reason = %why, "translation stopped by a budget");
                 r.budget_stop = Some(why.clone());
