@@ -350,3 +350,20 @@ fn a_block_rejected_again_and_again_is_asked_for_as_often_as_it_can_change() {
         assert!(!engine::system_message(asked[0]).contains("previous translation"));
     }
 }
+
+#[test]
+fn a_spent_feed_budget_ends_the_run_and_keeps_the_posts_waiting() {
+    let feeds = Server::start();
+    feeds.feed("/feed", ATOM, &atom_feed(&sample_entries(3), false), "\"v1\"");
+    let engine_server = Server::start();
+    engine_server.route(CHAT, |req, _| engine::translate(req));
+    let top = engine::translator_config(&engine_server.url("/v1"), "max_concurrency = 1\nbatch_tokens = 60");
+    let w = Workdir::new(&config_for(&[("simon", &feeds.url("/feed"))], &top, "budget_tokens_per_day = 1"));
+    let run = w.run(&["refresh"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stdout.contains("not published yet: 3 posts"), "{}", run.stdout);
+    // The posts keep their attempts: a budget is no fault of theirs.
+    let conn = rusqlite::Connection::open(w.path().join("cache/polyfeed.sqlite")).unwrap();
+    let attempts: i64 = conn.query_row("SELECT sum(attempts) FROM queue", [], |r| r.get(0)).unwrap();
+    assert_eq!(attempts, 0);
+}

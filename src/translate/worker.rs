@@ -242,7 +242,11 @@ impl Worker {
             if jobs.is_empty() {
                 break;
             }
-            self.process(jobs, &on_entry).await;
+            // A chunk of which nothing ended (all released: a feed's budget is spent) would be
+            // leased again as it is: the run ends here, and those jobs wait in the queue.
+            if self.process(jobs, &on_entry).await == 0 {
+                break;
+            }
         }
         self.report()
     }
@@ -256,12 +260,18 @@ impl Worker {
         self.report.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    async fn process(&self, jobs: Vec<Job>, on_entry: &impl Fn(&Job, &JobEnd)) {
+    /// Translates a chunk of jobs; returns how many ended (done, partial, to retry, failed), as
+    /// opposed to released untouched.
+    async fn process(&self, jobs: Vec<Job>, on_entry: &impl Fn(&Job, &JobEnd)) -> usize {
+        let mut ended = 0;
         let mut plans = Vec::new();
         for job in jobs {
             match self.plan(&job) {
                 Ok(p) => plans.push(p),
-                Err(reason) => self.finish(&job, JobEnd::Failed { reason }, on_entry),
+                Err(reason) => {
+                    ended += 1;
+                    self.finish(&job, JobEnd::Failed { reason }, on_entry)
+                }
             }
         }
 
@@ -357,8 +367,10 @@ impl Worker {
 
         for plan in plans {
             let end = self.conclude(&plan, &done, &missed);
+            ended += usize::from(end != JobEnd::Release);
             self.finish(&plan.job, end, on_entry);
         }
+        ended
     }
 
     fn finish(&self, job: &Job, end: JobEnd, on_entry: &impl Fn(&Job, &JobEnd)) {
@@ -431,7 +443,7 @@ impl Worker {
             .map(|(u, miss)| format!("{:?}: {}", crate::text::truncate(&u.text, 60), miss.map_or("not attempted".to_string(), Miss::to_string)))
             .collect();
         let reason = format!("{} of {total} blocks untranslated: {}", missing.len(), why.join("; "));
-        if !missing.iter().any(|(_, miss)| matches!(miss, Some(Miss::Rejected(_)))) {
+        if missing.iter().all(|(_, miss)| matches!(miss, Some(Miss::NotSent(_)))) {
             // Nothing of it was judged (a budget, a shutdown, no engine): back to the queue as it was.
             return JobEnd::Release;
         }
