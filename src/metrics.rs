@@ -111,10 +111,12 @@ mod tests {
         m.units_translated.fetch_add(7, Ordering::Relaxed);
         m.entries_translated.fetch_add(3, Ordering::Relaxed);
         m.entries_partial.fetch_add(1, Ordering::Relaxed);
+        m.units_repaired.fetch_add(2, Ordering::Relaxed);
         let text = m.render(&[("queued", 4), ("failed", 1)]);
         // Partial entries are counted apart, never as translated.
         assert!(text.contains("polyfeed_entries_translated_total 3\n"));
         assert!(text.contains("polyfeed_entries_partial_total 1\n"));
+        assert!(text.contains("polyfeed_units_repaired_total 2\n"));
         assert!(text.contains("polyfeed_fetches_total{result=\"ok\"} 1\n"));
         assert!(text.contains("polyfeed_queue_depth{state=\"queued\"} 4\n"));
         assert!(text.contains("polyfeed_units_translated_total 7\n"));

@@ -44,6 +44,8 @@ pub enum Problem {
     Glossary { term: String, want: String },
     /// The source's last sentence ends; the translation's stops halfway (cut off).
     Unfinished,
+    /// The source ends on a colon (it leads into what follows); the translation goes on after it.
+    AfterColon,
     /// The translation has whole sentences more (invented) or fewer (dropped) than the source.
     Sentences { source: usize, translation: usize },
     /// translated length / source length is out of bounds.
@@ -76,6 +78,7 @@ impl fmt::Display for Problem {
             Problem::Language(l) => write!(f, "not in the target language ({l})"),
             Problem::Keep(k) => write!(f, "kept term {k:?} missing"),
             Problem::Unfinished => write!(f, "the translation stops mid-sentence"),
+            Problem::AfterColon => write!(f, "text added after the source's closing colon"),
             Problem::Glossary { term, want } => write!(f, "glossary term {term:?} not translated as {want:?}"),
             Problem::Sentences { source, translation } if translation > source => {
                 write!(f, "{} sentence(s) added: the source has {source}, the translation {translation}", translation - source)
@@ -195,7 +198,7 @@ pub fn check_unit(source_html: &str, translated_html: &str, options: &CheckOptio
     if src_end != Ending::Open && tr_end == Ending::Open && !tr.prose.trim().is_empty() {
         problems.push(Problem::Unfinished);
     } else if src_end == Ending::Colon && tr_end != Ending::Colon {
-        problems.push(Problem::Sentences { source: 1, translation: 2 });
+        problems.push(Problem::AfterColon);
     }
     let (s_src, s_tr) = (sentences(&src.prose), sentences(&tr.prose));
     if s_src.abs_diff(s_tr) > s_src / SENTENCE_SLACK {
@@ -287,8 +290,8 @@ fn contains_term(text: &str, term: &str) -> bool {
 pub(crate) fn weight(text: &str) -> f64 {
     text.chars()
         .map(|c| match c as u32 {
-            0xAC00..=0xD7AF => 2.0,
-            0x2E80.. if c.is_alphabetic() => 3.0,
+            0xAC00..=0xD7AF => HANGUL_WEIGHT,
+            0x2E80.. if c.is_alphabetic() => CJK_WEIGHT,
             _ if c.is_alphanumeric() => 1.0,
             _ => 0.0,
         })
@@ -475,6 +478,9 @@ const TARGET_SHARE: f64 = 0.5;
 /// third as long as its English original).
 const CJK_WEIGHT: f64 = 3.0;
 
+/// The same for a Hangul syllable.
+const HANGUL_WEIGHT: f64 = 2.0;
+
 /// None when the prose of a translated block is in the target language, else what is wrong.
 /// `prose` is the translation's text outside inline code; `source` the original's text.
 fn wrong_language(prose: &str, source: &str, keep: &[String], target: &str) -> Option<String> {
@@ -509,7 +515,7 @@ fn wrong_language(prose: &str, source: &str, keep: &[String], target: &str) -> O
         .filter(|w| !(w.is_empty() || w.starts_with(char::is_uppercase) && source_words.contains(w)))
         .map(|w| w.chars().count())
         .sum();
-    let weight = if primary == "ko" { 2.0 } else { CJK_WEIGHT };
+    let weight = if primary == "ko" { HANGUL_WEIGHT } else { CJK_WEIGHT };
     let target_letters = target_chars * weight;
     if target_letters + foreign as f64 == 0.0 || target_letters / (target_letters + foreign as f64) >= TARGET_SHARE {
         return None;

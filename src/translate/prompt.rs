@@ -225,7 +225,6 @@ mod tests {
         // Kept terms likewise; the language and the prompt change every key.
         assert_ne!(key("MLX is fast.", &glossary, &keep), key("MLX is fast.", &glossary, &[]));
         assert_ne!(instructions_key("zh-CN", other, &glossary, &keep), instructions_key("ja", other, &glossary, &keep));
-        assert!(key(other, &glossary, &keep) >= 0);
     }
 
     #[test]
