@@ -1,7 +1,8 @@
 //! The daemon: wires the scheduler, the translation worker, publishing and the HTTP server, and
 //! handles signals. SIGINT/SIGTERM stop it gracefully; SIGHUP reloads feeds.toml.
 //!
-//! It uses the same pieces as `refresh` (`refresh_feed`, `Worker::run`, `publish`), on a schedule.
+//! It runs the same pipeline as `refresh` (`Pipeline::fetch_one` per feed on its schedule,
+//! `Pipeline::pass` whenever work is queued), and the one server start (`serve::start`).
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -13,11 +14,12 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 
+use crate::cmd::Result;
 use crate::config::Config;
-use crate::fetch::Fetcher;
 use crate::metrics::Metrics;
 use crate::model::now;
-use crate::refresh::{Context, Outcome, refresh_feed};
+use crate::pipeline::{Pipeline, Translated};
+use crate::refresh::Outcome;
 use crate::schedule::next_run;
 use crate::serve::{App, Live};
 use crate::store::Store;
@@ -29,7 +31,8 @@ const IDLE: Duration = Duration::from_secs(60);
 
 struct Shared {
     config_path: PathBuf,
-    config: RwLock<Arc<Config>>,
+    /// The pipeline of the running config; a reload replaces it.
+    pipeline: RwLock<Arc<Pipeline>>,
     store: Arc<dyn Store>,
     metrics: Arc<Metrics>,
     live: Arc<Live>,
@@ -37,30 +40,33 @@ struct Shared {
     work: Notify,
     /// The config changed: reschedule.
     reload: Notify,
-    /// The worker in use, so shutdown can stop it.
+    /// The worker of the pass in progress, so shutdown can stop it.
     worker: Mutex<Option<Arc<Worker>>>,
 }
 
 impl Shared {
+    fn pipeline(&self) -> Arc<Pipeline> {
+        self.pipeline.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
     fn config(&self) -> Arc<Config> {
-        self.config.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.pipeline().config().clone()
     }
 }
 
 /// Runs until SIGINT or SIGTERM.
-pub async fn run(config_path: &Path, config: Config, store: Arc<dyn Store>) -> anyhow::Result<()> {
+pub async fn run(config_path: &Path, config: Config, store: Arc<dyn Store>) -> Result<()> {
     // Before anything can be reached from outside: a signal must never meet the default action.
     let signals = Signals::new()?;
     let config = Arc::new(config);
-    let recovered = store.recover_leases()?;
-    if recovered > 0 {
-        tracing::info!(jobs = recovered, "resuming translation jobs left unfinished");
-    }
+    let metrics: Arc<Metrics> = Arc::default();
+    let pipeline = Arc::new(Pipeline::new(config.clone(), store.clone(), metrics.clone()));
+    pipeline.recover()?;
     let shared = Arc::new(Shared {
         config_path: config_path.to_path_buf(),
-        config: RwLock::new(config.clone()),
+        pipeline: RwLock::new(pipeline),
         store: store.clone(),
-        metrics: Arc::default(),
+        metrics,
         live: Arc::default(),
         work: Notify::new(),
         reload: Notify::new(),
@@ -70,17 +76,7 @@ pub async fn run(config_path: &Path, config: Config, store: Arc<dyn Store>) -> a
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let app = App::new(config.clone(), store.clone(), shared.metrics.clone(), Some(shared.live.clone())).map_err(|e| anyhow::anyhow!(e))?;
-    let mut servers = JoinSet::new();
-    let admin = config.server.admin_listen.as_ref().map(|a| a.get_ref().clone());
-    for (addr, router) in std::iter::once((config.server.listen.get_ref().clone(), app.router(admin.is_none()))).chain(admin.map(|a| (a, app.admin_router()))) {
-        let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("cannot listen on {addr}"))?;
-        tracing::info!(%addr, "serving output/");
-        let mut stop = stop_rx.clone();
-        servers.spawn(crate::serve::run(listener, router, async move {
-            let _ = stop.wait_for(|s| *s).await;
-        }));
-    }
-    publish(&shared).await;
+    let mut servers = crate::serve::start(&app, stop_rx.clone()).await.context("polyfeed daemon")?;
     let scheduler = tokio::spawn(scheduler(shared.clone(), stop_rx.clone()));
     let translator = tokio::spawn(translator(shared.clone(), stop_rx.clone()));
 
@@ -103,11 +99,9 @@ pub async fn run(config_path: &Path, config: Config, store: Arc<dyn Store>) -> a
         crate::translate::local::interrupt();
     }
     // Whatever is still leased was not finished: it is picked up next time. Nothing stored is lost.
-    let released = store.recover_leases()?;
-    if released > 0 {
-        tracing::info!(jobs = released, "released unfinished translation jobs");
-    }
-    publish(&shared).await;
+    let pipeline = shared.pipeline();
+    pipeline.recover()?;
+    let _ = pipeline.publish().await;
     tracing::info!("stopped");
     Ok(())
 }
@@ -119,7 +113,7 @@ struct Signals {
 }
 
 impl Signals {
-    fn new() -> anyhow::Result<Signals> {
+    fn new() -> Result<Signals> {
         use tokio::signal::unix::{SignalKind, signal};
         Ok(Signals {
             term: signal(SignalKind::terminate()).context("cannot handle SIGTERM")?,
@@ -147,7 +141,8 @@ fn reload(shared: &Shared) {
             if new.server.listen.get_ref() != shared.config().server.listen.get_ref() {
                 tracing::warn!("server.listen changed: the new address takes effect at the next start");
             }
-            *shared.config.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(new);
+            let pipeline = Pipeline::new(Arc::new(new), shared.store.clone(), shared.metrics.clone());
+            *shared.pipeline.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(pipeline);
             shared.reload.notify_one();
             shared.work.notify_one();
             tracing::info!(config = %shared.config_path.display(), "config reloaded");
@@ -158,17 +153,17 @@ fn reload(shared: &Shared) {
 
 /// Fetches each feed when its schedule says, one task per feed, never two at once for one feed.
 async fn scheduler(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
-    let mut config = shared.config();
-    let mut ctx = context(&shared, &config);
+    let mut pipeline = shared.pipeline();
+    let mut config = pipeline.config().clone();
     let mut next: HashMap<String, DateTime<Utc>> = HashMap::new();
     let mut running: JoinSet<(String, bool)> = JoinSet::new();
     let mut in_flight: HashSet<String> = HashSet::new();
     loop {
         shared.live.heartbeat.store(now(), std::sync::atomic::Ordering::Relaxed);
-        let current = shared.config();
-        if !Arc::ptr_eq(&current, &config) {
-            config = current;
-            ctx = context(&shared, &config);
+        let current = shared.pipeline();
+        if !Arc::ptr_eq(&current, &pipeline) {
+            pipeline = current;
+            config = pipeline.config().clone();
             next.retain(|name, _| config.feed(name).is_some_and(|f| f.enabled));
         }
         let t = Utc::now();
@@ -181,12 +176,18 @@ async fn scheduler(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
         }
         let due: Vec<String> = next.iter().filter(|(n, at)| **at <= t && !in_flight.contains(*n)).map(|(n, _)| n.clone()).collect();
         for name in due {
-            let ctx = ctx.clone();
+            let pipeline = pipeline.clone();
             in_flight.insert(name.clone());
             running.spawn(async move {
-                let Some(feed) = ctx.config.feed(&name).cloned() else { return (name, false) };
-                let report = refresh_feed(&ctx, &feed, false).await;
-                let changed = report.outcome == Outcome::Fetched && report.applied.queued > 0;
+                let Some(feed) = pipeline.config().feed(&name).cloned() else { return (name, false) };
+                let changed = match pipeline.fetch_one(&feed).await {
+                    Ok(report) => report.outcome == Outcome::Fetched && report.applied.queued > 0,
+                    // The store failed (a full disk): the feed is tried again on its schedule.
+                    Err(e) => {
+                        tracing::error!(feed = %name, error = %e, "cannot record a fetch");
+                        false
+                    }
+                };
                 (name, changed)
             });
         }
@@ -217,39 +218,26 @@ async fn scheduler(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
     while running.join_next().await.is_some() {}
 }
 
-fn context(shared: &Shared, config: &Arc<Config>) -> Context {
-    Context { config: config.clone(), store: shared.store.clone(), fetcher: Arc::new(Fetcher::from_config(config)), metrics: shared.metrics.clone() }
-}
-
-/// Translates the queue whenever there is work, then publishes what changed.
+/// Runs a pass whenever there is work (new entries queued, retries come due): take back what was
+/// left leased, translate, publish what changed.
 async fn translator(shared: Arc<Shared>, stop: watch::Receiver<bool>) {
-    let mut built_for: Option<Arc<Config>> = None;
-    let mut worker: Option<Arc<Worker>> = None;
-    let mut done_before = 0;
+    let mut warned_for: Option<Arc<Pipeline>> = None;
     loop {
         if *stop.borrow() {
             break;
         }
-        let config = shared.config();
-        if !built_for.as_ref().is_some_and(|c| Arc::ptr_eq(c, &config)) {
-            built_for = Some(config.clone());
-            done_before = 0;
-            worker = match Worker::new(config.clone(), shared.store.clone(), shared.metrics.clone()) {
-                Ok(w) => Some(Arc::new(w)),
-                Err(why) => {
+        let pipeline = shared.pipeline();
+        *shared.worker.lock().unwrap_or_else(|e| e.into_inner()) = pipeline.worker().ok().cloned();
+        match pipeline.pass(|_, _| {}).await {
+            Ok(pass) => {
+                if let Translated::Skipped { why, .. } = &pass.translated
+                    && !warned_for.as_ref().is_some_and(|p| Arc::ptr_eq(p, &pipeline))
+                {
                     tracing::warn!(reason = %why, "translation is off until the config is fixed (then send SIGHUP)");
-                    None
+                    warned_for = Some(pipeline.clone());
                 }
-            };
-            *shared.worker.lock().unwrap_or_else(|e| e.into_inner()) = worker.clone();
-        }
-        if let Some(w) = &worker {
-            let report = w.run(|_, _| {}).await;
-            let published = report.entries_translated + report.entries_partial;
-            if published > done_before {
-                done_before = published;
-                publish(&shared).await;
             }
+            Err(e) => tracing::error!(error = %e, "the store failed during a pass; trying again later"),
         }
         if *stop.borrow() {
             break;
@@ -259,16 +247,5 @@ async fn translator(shared: Arc<Shared>, stop: watch::Receiver<bool>) {
             _ = shared.work.notified() => {}
             _ = tokio::time::sleep(IDLE) => {}
         }
-    }
-}
-
-async fn publish(shared: &Arc<Shared>) {
-    let config = shared.config();
-    let store = shared.store.clone();
-    match tokio::task::spawn_blocking(move || crate::publish::publish(&config, store.as_ref())).await {
-        Ok(Ok(r)) if r.written > 0 => tracing::info!(written = r.written, feeds = r.feeds, posts = r.posts, left_out = r.left_out, "published"),
-        Ok(Ok(_)) => {}
-        Ok(Err(e)) => tracing::error!(error = %e, "publishing failed; the files published before are intact"),
-        Err(e) => tracing::error!(error = %e, "publishing panicked"),
     }
 }

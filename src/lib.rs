@@ -13,6 +13,7 @@ pub mod lock;
 pub mod metrics;
 pub mod model;
 pub mod parse;
+pub mod pipeline;
 pub mod publish;
 pub mod refresh;
 pub mod schedule;

@@ -1,10 +1,12 @@
 //! The polyfeed binary: parse the command line, set up logging, run the command, map the outcome
-//! to an exit code (0 all good, 2 some feeds or translations failed, 1 usage or config error).
+//! to an exit code, here and nowhere else: 0 all good; 2 some feeds or posts not done (the rest
+//! done); 1 usage, config, lock or store error, or anything else that stopped the command.
 
 use std::process::ExitCode;
 
 use clap::Parser;
 use polyfeed::cli::{Cli, LogFormat};
+use polyfeed::cmd::{CommandError, Done};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -24,10 +26,16 @@ fn main() -> ExitCode {
     }
     init_tracing(cli.log_format, cli.verbose);
     match polyfeed::cmd::run(cli) {
-        Ok(code) => code,
+        Ok(Done::All) => ExitCode::SUCCESS,
+        Ok(Done::Unfinished) => ExitCode::from(2),
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::from(1)
+            if let Some(hint) = e.hint() {
+                eprintln!("hint: {hint}");
+            }
+            ExitCode::from(match e {
+                CommandError::Usage(_) | CommandError::Config(_) | CommandError::Lock(_) | CommandError::Store(_) | CommandError::Other(_) => 1,
+            })
         }
     }
 }

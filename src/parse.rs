@@ -9,7 +9,7 @@ use crate::model::{Entry, ParsedFeed, digest};
 use crate::text;
 
 /// Why a body is not a usable feed.
-#[derive(Debug, thiserror::Error, PartialEq)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ParseError {
     /// The body is empty.
     #[error("empty body")]

@@ -1,5 +1,6 @@
 //! One pass over the feeds: fetch -> parse -> detect -> store/queue, one orchestrator per feed.
-//! `polyfeed refresh` and the daemon both use `refresh_feed`.
+//! `polyfeed refresh` and the daemon both use `refresh_feed` (through `pipeline`); `inspect` uses
+//! the same fetch-and-discover path (`fetch_feed`) without the store.
 
 use std::sync::Arc;
 
@@ -8,10 +9,10 @@ use serde::Serialize;
 
 use crate::config::{Config, FeedConfig};
 use crate::detect::{self, Detection};
-use crate::fetch::{self, FetchError, Fetcher};
+use crate::fetch::{self, FetchError, Fetcher, Response};
 use crate::model::{ParsedFeed, now};
 use crate::parse::{self, ParseError};
-use crate::store::{Applied, FeedMeta, FetchRecord, FetchResult, Store};
+use crate::store::{Applied, FeedMeta, FeedStore, FetchRecord, FetchResult, Store, StoreError};
 
 /// The longest a server's max-age or ttl may postpone the next fetch.
 const MAX_CACHE_DELAY: i64 = 6 * 3600;
@@ -35,7 +36,35 @@ pub enum Outcome {
     NotModified,
     /// Not fetched: the server asked for time, or its cache lifetime has not run out.
     Deferred(String),
-    Failed(String),
+    /// Fetching or parsing failed; recorded, and the feed keeps its entries.
+    Failed(#[serde(serialize_with = "as_text")] FeedFailure),
+}
+
+/// Why a feed could not be refreshed. A store failure is not one of these: it stops the pass.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FeedFailure {
+    /// The fetch failed; when the server asked for time, the next fetch waits for it.
+    #[error("{error}{}", if *deferred { "; next fetch deferred" } else { "" })]
+    Fetch { error: FetchError, deferred: bool },
+    /// The body is not a feed.
+    #[error("{error} (from {url})")]
+    Parse { url: String, error: ParseError },
+    /// The body is an HTML page that links to no feed.
+    #[error("{0} is an HTML page that announces no feed")]
+    NoFeedAnnounced(String),
+    /// The feed an HTML page announces could not be fetched.
+    #[error("{url} (discovered): {error}")]
+    DiscoveredFetch { url: String, error: FetchError },
+    /// The feed an HTML page announces is not a feed.
+    #[error("{url} (discovered): {error}")]
+    DiscoveredParse { url: String, error: ParseError },
+    /// The task refreshing the feed panicked.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+fn as_text<S: serde::Serializer>(f: &FeedFailure, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(f)
 }
 
 /// The result of refreshing one feed.
@@ -51,7 +80,8 @@ pub struct FeedReport {
 }
 
 /// Refreshes every feed of `feeds` concurrently; the fetcher enforces the global and per-host limits.
-pub async fn refresh_all(ctx: &Context, feeds: &[&FeedConfig], force: bool, on_done: impl Fn(&FeedReport)) -> Vec<FeedReport> {
+/// A store failure (a full disk) ends the pass with that error once every feed has finished.
+pub async fn refresh_all(ctx: &Context, feeds: &[&FeedConfig], force: bool, on_done: impl Fn(&FeedReport)) -> Result<Vec<FeedReport>, StoreError> {
     // One task per feed, so parsing runs on every core while other feeds wait on the network. All
     // start at once: the fetcher's global and per-host limits are the only ones (as in the daemon),
     // so feeds of a busy host never hold back those of the others.
@@ -59,31 +89,48 @@ pub async fn refresh_all(ctx: &Context, feeds: &[&FeedConfig], force: bool, on_d
         let (ctx, feed) = (ctx.clone(), (*f).clone());
         let name = feed.name().to_string();
         async move {
-            tokio::spawn(async move { refresh_feed(&ctx, &feed, force).await }).await.unwrap_or_else(|e| FeedReport {
-                feed: name,
-                outcome: Outcome::Failed(format!("internal error: {e}")),
-                applied: Applied::default(),
-                moved_to: None,
+            tokio::spawn(async move { refresh_feed(&ctx, &feed, force).await }).await.unwrap_or_else(|e| {
+                Ok(FeedReport { feed: name, outcome: Outcome::Failed(FeedFailure::Internal(e.to_string())), applied: Applied::default(), moved_to: None })
             })
         }
     });
-    let mut reports: Vec<FeedReport> = tasks.collect::<futures_util::stream::FuturesUnordered<_>>().inspect(|r| on_done(r)).collect().await;
+    let results: Vec<Result<FeedReport, StoreError>> = tasks
+        .collect::<futures_util::stream::FuturesUnordered<_>>()
+        .inspect(|r| {
+            if let Ok(r) = r {
+                on_done(r)
+            }
+        })
+        .collect()
+        .await;
+    let mut reports = results.into_iter().collect::<Result<Vec<_>, _>>()?;
     let order: std::collections::HashMap<&str, usize> = feeds.iter().enumerate().map(|(i, f)| (f.name(), i)).collect();
     reports.sort_by_key(|r| order.get(r.feed.as_str()).copied());
-    reports
+    Ok(reports)
 }
 
-/// Refreshes one feed. Never panics on bad input: every failure ends up in the report and the store.
+/// Refreshes one feed. Never panics on bad input: every failure of the feed ends up in the report
+/// and the store; only a failure of the store itself is an error.
 #[tracing::instrument(skip_all, fields(feed = feed.name()))]
-pub async fn refresh_feed(ctx: &Context, feed: &FeedConfig, force: bool) -> FeedReport {
+pub async fn refresh_feed(ctx: &Context, feed: &FeedConfig, force: bool) -> Result<FeedReport, StoreError> {
     let name = feed.name();
     let started = std::time::Instant::now();
     let report = |outcome, applied, moved_to| FeedReport { feed: name.to_string(), outcome, applied, moved_to };
-    let report = match refresh_inner(ctx, feed, force).await {
+    let report = match refresh_inner(ctx, feed, force).await? {
         Ok((outcome, applied, moved_to)) => report(outcome, applied, moved_to),
-        Err(reason) => {
-            tracing::warn!(%reason, "refresh failed");
-            report(Outcome::Failed(reason), Applied::default(), None)
+        Err(failure) => {
+            tracing::warn!(reason = %failure, "refresh failed");
+            let not_before = match &failure {
+                FeedFailure::Fetch { error, .. } => error.retry_after().map(|d| now() + d.as_secs() as i64),
+                _ => None,
+            };
+            let mut record = FetchRecord::new(match not_before {
+                Some(_) => FetchResult::Deferred(failure.to_string()),
+                None => FetchResult::Failed(failure.to_string()),
+            });
+            record.not_before = not_before;
+            ctx.store.record_fetch(name, feed.url(), &record, None, &[])?;
+            report(Outcome::Failed(failure), Applied::default(), None)
         }
     };
     let label = match report.outcome {
@@ -96,26 +143,28 @@ pub async fn refresh_feed(ctx: &Context, feed: &FeedConfig, force: bool) -> Feed
     let m = &ctx.metrics;
     m.entries_new.fetch_add(report.applied.new as u64, std::sync::atomic::Ordering::Relaxed);
     m.entries_updated.fetch_add(report.applied.updated as u64, std::sync::atomic::Ordering::Relaxed);
-    report
+    Ok(report)
 }
 
-type Inner = Result<(Outcome, Applied, Option<String>), String>;
+/// A refresh that went through (its outcome, what it applied, where the feed moved), or the feed's failure.
+type Inner = Result<Result<(Outcome, Applied, Option<String>), FeedFailure>, StoreError>;
 
 async fn refresh_inner(ctx: &Context, feed: &FeedConfig, force: bool) -> Inner {
-    let store = &ctx.store;
+    // Refreshing speaks to the feeds' part of the store only.
+    let store: &dyn FeedStore = ctx.store.as_ref();
     let name = feed.name();
     let langs: Vec<&str> = feed.languages(&ctx.config).collect();
-    let state = store.feed_state(name).map_err(|e| e.to_string())?;
+    let state = store.feed_state(name)?;
     if let Some(nb) = state.not_before.filter(|nb| !force && *nb > now()) {
         let when = chrono::DateTime::from_timestamp(nb, 0).map(|d| d.to_rfc3339()).unwrap_or_default();
-        return Ok((Outcome::Deferred(format!("not before {when}")), Applied::default(), None));
+        return Ok(Ok((Outcome::Deferred(format!("not before {when}")), Applied::default(), None)));
     }
     let url = state.fetch_url.clone().unwrap_or_else(|| feed.url().to_string());
     let request = fetch::Request { url: &url, etag: state.etag.as_deref(), last_modified: state.last_modified.as_deref(), ..feed_request(ctx, feed, &url) };
 
     let response = match ctx.fetcher.fetch(&request).await {
         Ok(r) => r,
-        Err(e) => return fail(ctx, feed, &e.to_string(), retry_after(&e)),
+        Err(error) => return Ok(Err(FeedFailure::Fetch { deferred: error.retry_after().is_some(), error })),
     };
     let mut record = FetchRecord::new(FetchResult::Ok);
     record.fetch_url = response.moved_to.as_ref().map(|u| u.to_string());
@@ -126,41 +175,71 @@ async fn refresh_inner(ctx: &Context, feed: &FeedConfig, force: bool) -> Inner {
 
     let Some(body) = &response.body else {
         record.result = FetchResult::NotModified;
-        store.record_fetch(name, feed.url(), &record, None, &langs).map_err(|e| e.to_string())?;
-        return Ok((Outcome::NotModified, Applied::default(), moved_to));
+        store.record_fetch(name, feed.url(), &record, None, &langs)?;
+        return Ok(Ok((Outcome::NotModified, Applied::default(), moved_to)));
     };
     // The very same body as last time: nothing to parse.
     let body_hash = crate::model::digest_bytes(body);
     if state.body_hash.as_deref() == Some(body_hash.as_str()) && response.moved_to.is_none() {
-        store.record_fetch(name, feed.url(), &record, None, &langs).map_err(|e| e.to_string())?;
-        return Ok((Outcome::NotModified, Applied::default(), moved_to));
+        store.record_fetch(name, feed.url(), &record, None, &langs)?;
+        return Ok(Ok((Outcome::NotModified, Applied::default(), moved_to)));
     }
     record.body_hash = Some(body_hash);
 
-    let parsed = match parse::parse(body, response.url.as_str(), response.content_type.as_deref()) {
-        Ok(p) => p,
-        Err(ParseError::Html) => match discover(ctx, feed, body, response.url.as_str()).await {
-            Ok((parsed, feed_url)) => {
-                record.fetch_url = Some(feed_url);
-                record.etag = None;
-                record.last_modified = None;
-                parsed
-            }
-            Err(reason) => return fail(ctx, feed, &reason, None),
-        },
-        Err(e) => return fail(ctx, feed, &format!("{e} (from {})", response.url), None),
+    let found = match parse_or_discover(&ctx.fetcher, &response, &request).await {
+        Ok(f) => f,
+        Err(failure) => return Ok(Err(failure)),
     };
+    if !found.announced.is_empty() {
+        // The configured URL is a page: from now on the feed it announces is fetched, afresh.
+        record.fetch_url = Some(found.feed_url.clone());
+        record.etag = None;
+        record.last_modified = None;
+    }
+    let parsed = found.parsed;
     record.not_before = record.not_before.or(parsed_ttl(&parsed));
     record.meta = Some(FeedMeta { title: parsed.title.clone(), site_url: parsed.site_url.clone(), authors: parsed.authors.clone() });
 
-    let known = store.known_entries(name).map_err(|e| e.to_string())?;
+    let known = store.known_entries(name)?;
     let mut detection = detect::detect(&parsed.entries, &known, !state.has_entries, feed.backfill, &feed.filters);
     if feed.full_text {
         fill_full_text(ctx, feed, &mut detection).await;
     }
-    let applied = store.record_fetch(name, feed.url(), &record, Some(&detection), &langs).map_err(|e| e.to_string())?;
+    let applied = store.record_fetch(name, feed.url(), &record, Some(&detection), &langs)?;
     tracing::info!(new = applied.new, updated = applied.updated, queued = applied.queued, "fetched");
-    Ok((Outcome::Fetched, applied, record.fetch_url))
+    Ok(Ok((Outcome::Fetched, applied, record.fetch_url)))
+}
+
+/// A feed as fetched: parsed, and where it came from.
+#[derive(Debug)]
+pub struct Found {
+    pub parsed: ParsedFeed,
+    /// The URL the feed was read from (after redirects and discovery).
+    pub feed_url: String,
+    /// When the URL was an HTML page: every feed it announces (the first was read).
+    pub announced: Vec<String>,
+}
+
+/// Parses a fetched body as a feed; when it is an HTML page, fetches the first feed it announces
+/// (autodiscovery, once), with the settings of `request` (the page's) and no validators.
+pub async fn parse_or_discover(fetcher: &Fetcher, response: &Response, request: &fetch::Request<'_>) -> Result<Found, FeedFailure> {
+    let body = response.body.as_deref().unwrap_or_default();
+    let page_url = response.url.as_str();
+    match parse::parse(body, page_url, response.content_type.as_deref()) {
+        Ok(parsed) => return Ok(Found { parsed, feed_url: page_url.to_string(), announced: Vec::new() }),
+        Err(ParseError::Html) => {}
+        Err(error) => return Err(FeedFailure::Parse { url: page_url.to_string(), error }),
+    }
+    let announced = fetch::discover::feed_links(&String::from_utf8_lossy(body), page_url);
+    let Some(first) = announced.first() else { return Err(FeedFailure::NoFeedAnnounced(page_url.to_string())) };
+    tracing::info!(page = page_url, found = %first, "autodiscovered feed");
+    let r = fetcher
+        .fetch(&fetch::Request { url: first, etag: None, last_modified: None, ..request.clone() })
+        .await
+        .map_err(|error| FeedFailure::DiscoveredFetch { url: first.to_string(), error })?;
+    let parsed = parse::parse(r.body.as_deref().unwrap_or_default(), r.url.as_str(), r.content_type.as_deref())
+        .map_err(|error| FeedFailure::DiscoveredParse { url: first.to_string(), error })?;
+    Ok(Found { parsed, feed_url: r.url.to_string(), announced })
 }
 
 /// The request settings of a feed, for its own URL or one of its pages.
@@ -180,40 +259,6 @@ fn feed_request<'a>(ctx: &'a Context, feed: &'a FeedConfig, url: &'a str) -> fet
         timeout: feed.timeout(&ctx.config),
         accept: fetch::ACCEPT_FEEDS,
     }
-}
-
-fn retry_after(e: &FetchError) -> Option<i64> {
-    e.retry_after().map(|d| now() + d.as_secs() as i64)
-}
-
-/// Records a failure (or a deferral when the server asked for time) and reports it.
-fn fail(ctx: &Context, feed: &FeedConfig, reason: &str, not_before: Option<i64>) -> Inner {
-    let result = match not_before {
-        Some(_) => FetchResult::Deferred(reason.to_string()),
-        None => FetchResult::Failed(reason.to_string()),
-    };
-    let mut record = FetchRecord::new(result);
-    record.not_before = not_before;
-    ctx.store.record_fetch(feed.name(), feed.url(), &record, None, &[]).map_err(|e| e.to_string())?;
-    match not_before {
-        // A server asking for time is a failure of this run, but the feed keeps its place in the schedule.
-        Some(_) => Err(format!("{reason}; next fetch deferred")),
-        None => Err(reason.to_string()),
-    }
-}
-
-/// The page was HTML: follow the feed it announces, once.
-async fn discover(ctx: &Context, feed: &FeedConfig, body: &[u8], page_url: &str) -> Result<(ParsedFeed, String), String> {
-    let html = String::from_utf8_lossy(body);
-    let links = fetch::discover::feed_links(&html, page_url);
-    let Some(feed_url) = links.first() else {
-        return Err(format!("{page_url} is an HTML page that announces no feed"));
-    };
-    tracing::info!(page = page_url, found = %feed_url, "autodiscovered feed");
-    let response = ctx.fetcher.fetch(&feed_request(ctx, feed, feed_url)).await.map_err(|e| format!("{feed_url} (discovered): {e}"))?;
-    let body = response.body.unwrap_or_default();
-    let parsed = parse::parse(&body, response.url.as_str(), response.content_type.as_deref()).map_err(|e| format!("{feed_url} (discovered): {e}"))?;
-    Ok((parsed, response.url.to_string()))
 }
 
 /// RSS `ttl` (minutes) postpones the next fetch, within reason.

@@ -425,9 +425,10 @@ fn a_full_disk_gives_a_clear_error_keeps_what_was_published_and_recovers() {
     entries.insert(0, common::AtomEntry { day: 29, slug: "news".into(), title: "Fresh news".into(), html: "<p>Something new.</p>".repeat(200), tags: vec![] });
     feeds.feed("/blog", ATOM, &atom_feed(&entries, false), "\"v2\"");
     let full = w.run(&["refresh"]);
-    assert_ne!(full.code, 0, "{full:?}");
-    let said = format!("{}{}", full.stdout, full.stderr);
-    assert!(said.contains("full") || said.contains("No space left on device"), "a clear error: {said}");
+    // The store's own error, not "some feeds failed": the run stops there and says why.
+    assert_eq!(full.code, 1, "{full:?}");
+    assert!(full.stderr.contains("the disk is full or read-only"), "a clear error: {}", full.stderr);
+    assert!(full.stderr.contains("hint: free some space"), "{}", full.stderr);
     assert_eq!(std::fs::read(&feed_file).unwrap(), before, "the published feed is intact");
     feed_rs::parser::parse(&before[..]).unwrap();
 

@@ -1,6 +1,7 @@
 //! The layers point down only: config and model at the bottom, then fetch, parse, detect, store,
-//! translate, publish, serve, the refresh pass, and the commands and the daemon on top. A module
-//! may use its own layer and those below it, never one above (ARCHITECTURE.md draws the same).
+//! translate, publish, serve, the refresh of a feed, the pipeline that wires the stages, and the
+//! commands and the daemon on top. A module may use its own layer and those below it, never one
+//! above (ARCHITECTURE.md draws the same).
 
 use std::path::Path;
 
@@ -20,11 +21,12 @@ const LAYERS: &[(&str, usize)] = &[
     ("publish", 7),
     ("serve", 8),
     ("refresh", 9),
-    ("daemon", 10),
-    ("cli", 10),
-    ("cmd", 10),
-    ("lib", 10),
-    ("main", 10),
+    ("pipeline", 10),
+    ("daemon", 11),
+    ("cli", 11),
+    ("cmd", 11),
+    ("lib", 11),
+    ("main", 11),
 ];
 
 fn layer(module: &str) -> usize {

@@ -1,8 +1,8 @@
 //! `polyfeed inspect`: fetch (or read) and parse one feed without touching state.
 
+use super::{Done, Result};
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -12,7 +12,7 @@ use crate::cli::InspectArgs;
 use crate::config::{Config, DEFAULT_USER_AGENT};
 use crate::fetch::{self, Fetcher};
 use crate::model::ParsedFeed;
-use crate::parse::{self, ParseError};
+use crate::parse;
 
 #[derive(Serialize)]
 struct Report {
@@ -40,7 +40,7 @@ struct EntryRow {
     content_length: usize,
 }
 
-pub fn run(config_path: &Path, args: InspectArgs) -> anyhow::Result<ExitCode> {
+pub fn run(config_path: &Path, args: InspectArgs) -> Result<Done> {
     // The config is optional here: it only lends its user agent and limits.
     let config = if config_path.exists() { Some(super::load_config(config_path)?) } else { None };
     let is_url = args.target.starts_with("http://") || args.target.starts_with("https://");
@@ -48,16 +48,16 @@ pub fn run(config_path: &Path, args: InspectArgs) -> anyhow::Result<ExitCode> {
         super::runtime()?.block_on(inspect_url(config.as_ref(), &args.target, args.allow_private_network))?
     } else {
         let body = std::fs::read(&args.target).with_context(|| format!("cannot read {}", args.target))?;
-        let base = format!("file://{}", std::fs::canonicalize(&args.target)?.display());
+        let base = format!("file://{}", std::fs::canonicalize(&args.target).with_context(|| format!("cannot read {}", args.target))?.display());
         let parsed = parse::parse(&body, &base, None).with_context(|| format!("{} is not a feed", args.target))?;
         report(&args.target, vec![], &args.target, parsed)
     };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        super::print_json(&report)?;
     } else {
         print_text(&report);
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Done::All)
 }
 
 async fn inspect_url(config: Option<&Config>, url: &str, allow_private: bool) -> anyhow::Result<Report> {
@@ -71,7 +71,7 @@ async fn inspect_url(config: Option<&Config>, url: &str, allow_private: bool) ->
     };
     let fetcher = Fetcher::from_config(config);
     let headers = BTreeMap::new();
-    let request = |url| fetch::Request {
+    let request = fetch::Request {
         url,
         etag: None,
         last_modified: None,
@@ -82,20 +82,9 @@ async fn inspect_url(config: Option<&Config>, url: &str, allow_private: bool) ->
         timeout: Duration::from_secs_f64(*config.timeout.get_ref()),
         accept: fetch::ACCEPT_FEEDS,
     };
-    let response = fetcher.fetch(&request(url)).await.with_context(|| format!("cannot fetch {url}"))?;
-    let body = response.body.unwrap_or_default();
-    match parse::parse(&body, response.url.as_str(), response.content_type.as_deref()) {
-        Ok(parsed) => Ok(report(url, vec![], response.url.as_str(), parsed)),
-        Err(ParseError::Html) => {
-            let found = fetch::discover::feed_links(&String::from_utf8_lossy(&body), response.url.as_str());
-            let first = found.first().with_context(|| format!("{url} is an HTML page that announces no feed"))?;
-            let r = fetcher.fetch(&request(first)).await.with_context(|| format!("cannot fetch the discovered feed {first}"))?;
-            let parsed = parse::parse(&r.body.unwrap_or_default(), r.url.as_str(), r.content_type.as_deref())
-                .with_context(|| format!("the discovered feed {first} is not a feed"))?;
-            Ok(report(url, found.clone(), r.url.as_str(), parsed))
-        }
-        Err(e) => Err(e).with_context(|| format!("{url} is not a feed")),
-    }
+    let response = fetcher.fetch(&request).await.with_context(|| format!("cannot fetch {url}"))?;
+    let found = crate::refresh::parse_or_discover(&fetcher, &response, &request).await.map_err(anyhow::Error::from)?;
+    Ok(report(url, found.announced, &found.feed_url, found.parsed))
 }
 
 fn report(source: &str, discovered: Vec<String>, feed_url: &str, parsed: ParsedFeed) -> Report {

@@ -13,19 +13,66 @@ mod tokens;
 mod verify;
 
 use std::path::Path;
-use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context as _;
 
 use crate::cli::{Cli, Command};
-use crate::config::Config;
-use crate::store::SqliteStore;
+use crate::config::{Config, ConfigError};
+use crate::lock::LockError;
+use crate::store::{SqliteStore, StoreError};
 
-/// Exit code when some feeds or translations failed and the rest was done.
-pub const PARTIAL_FAILURE: u8 = 2;
+/// How a command that ran to its end ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Done {
+    /// Everything it was asked to do is done.
+    All,
+    /// Some of it is not done (a feed failed, a post is not published, a block is unfaithful); the rest is.
+    Unfinished,
+}
 
-pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+impl Done {
+    pub fn from_unfinished(unfinished: bool) -> Done {
+        if unfinished { Done::Unfinished } else { Done::All }
+    }
+}
+
+/// Why a command could not run to its end.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// The command line names something that is not there (a feed, a model, a file to create).
+    #[error("{0}")]
+    Usage(String),
+    /// feeds.toml is missing or wrong.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Another polyfeed process holds the cache.
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    /// The store failed: a full disk, a foreign or newer file, a broken database.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Anything else, with what was being done.
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+impl CommandError {
+    /// What to tell the operator after the error itself, if anything.
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            CommandError::Store(StoreError::Disk(_)) => {
+                Some("free some space (or make the folder writable) and run again: nothing is lost, and nothing paid for is paid again")
+            }
+            CommandError::Config(ConfigError::Read { .. }) => Some("create one with `polyfeed init`, or pass --config PATH"),
+            _ => None,
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, CommandError>;
+
+pub fn run(cli: Cli) -> Result<Done> {
     match cli.command {
         Command::Refresh(args) => refresh::run(&cli.config, args),
         Command::Status(args) => status::run(&cli.config, args),
@@ -40,9 +87,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn load_config(path: &Path) -> anyhow::Result<Config> {
+fn load_config(path: &Path) -> Result<Config> {
     if !path.exists() {
-        anyhow::bail!("no config at {} (create one with `polyfeed init`, or pass --config PATH)", path.display());
+        return Err(CommandError::Usage(format!("no config at {} (create one with `polyfeed init`, or pass --config PATH)", path.display())));
     }
     let config = Config::from_file(path)?;
     local_threads(&config);
@@ -60,12 +107,18 @@ fn local_threads(config: &Config) {
     }
 }
 
-fn open_store(config: &Config) -> anyhow::Result<Arc<SqliteStore>> {
+fn open_store(config: &Config) -> Result<Arc<SqliteStore>> {
     Ok(Arc::new(SqliteStore::open(&config.store_path())?))
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?)
+}
+
+/// Prints a value as pretty JSON on stdout.
+fn print_json(value: &impl serde::Serialize) -> Result<()> {
+    println!("{}", serde_json::to_string_pretty(value).context("cannot write JSON")?);
+    Ok(())
 }
 
 /// One line on a post that is due but not published: where it stands and why.

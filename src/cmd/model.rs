@@ -1,15 +1,15 @@
 //! `polyfeed model`: fetch a model for the offline `local` engine, list what is in the cache.
 
+use super::{CommandError, Done, Result};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 use anyhow::Context as _;
 
 use crate::cli::{ModelAction, ModelArgs};
 use crate::translate::models::{self, Source};
 
-pub fn run(config_path: &Path, args: ModelArgs) -> anyhow::Result<ExitCode> {
+pub fn run(config_path: &Path, args: ModelArgs) -> Result<Done> {
     // Models live in the config's cache folder; without a config, in ./cache.
     let cache_dir = if config_path.exists() { super::load_config(config_path)?.cache_dir } else { PathBuf::from("cache") };
     match args.action {
@@ -18,16 +18,16 @@ pub fn run(config_path: &Path, args: ModelArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn pull(cache_dir: &Path, name: Option<String>, url: Option<String>, sha256: Option<String>) -> anyhow::Result<ExitCode> {
+fn pull(cache_dir: &Path, name: Option<String>, url: Option<String>, sha256: Option<String>) -> Result<Done> {
     let name = name.unwrap_or_else(|| models::RECOMMENDED.to_string());
     let source = match (url, models::known(&name)) {
         (Some(url), _) => {
             let sha256 = sha256.context("--url needs --sha256")?;
             if sha256.len() != 64 || !sha256.chars().all(|c| c.is_ascii_hexdigit()) {
-                anyhow::bail!("--sha256 must be 64 hex digits");
+                return Err(CommandError::Usage("--sha256 must be 64 hex digits".to_string()));
             }
             if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
-                anyhow::bail!("{name:?} cannot name a model file");
+                return Err(CommandError::Usage(format!("{name:?} cannot name a model file")));
             }
             let file = models::path_of(cache_dir, &name).file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
             Source { url, file, sha256: sha256.to_ascii_lowercase(), size: None }
@@ -35,22 +35,22 @@ fn pull(cache_dir: &Path, name: Option<String>, url: Option<String>, sha256: Opt
         (None, Some(known)) => Source::from(known),
         (None, None) => {
             let names: Vec<&str> = models::CATALOGUE.iter().map(|k| k.name).collect();
-            anyhow::bail!("no known model {name:?} (known: {}; or give --url and --sha256)", names.join(", "));
+            return Err(CommandError::Usage(format!("no known model {name:?} (known: {}; or give --url and --sha256)", names.join(", "))));
         }
     };
     let dir = models::models_dir(cache_dir);
     let progress = std::io::stderr().is_terminal();
-    let (path, fetched) = super::runtime()?.block_on(models::pull(&source, &dir, progress))?;
+    let (path, fetched) = super::runtime()?.block_on(models::pull(&source, &dir, progress)).context("cannot fetch the model")?;
     println!("{} {}", if fetched { "fetched" } else { "already there:" }, path.display());
     println!("use it with, in [translator]: engine = \"local\" and model = {name:?} (polyfeed built with --features local)");
-    Ok(ExitCode::SUCCESS)
+    Ok(Done::All)
 }
 
-fn list(cache_dir: &Path, json: bool) -> anyhow::Result<ExitCode> {
+fn list(cache_dir: &Path, json: bool) -> Result<Done> {
     let listed = models::list(cache_dir);
     if json {
-        println!("{}", serde_json::to_string_pretty(&listed)?);
-        return Ok(ExitCode::SUCCESS);
+        super::print_json(&listed)?;
+        return Ok(Done::All);
     }
     for m in &listed {
         let state = match (m.size, m.partial) {
@@ -67,5 +67,5 @@ fn list(cache_dir: &Path, json: bool) -> anyhow::Result<ExitCode> {
     if !cfg!(feature = "local") {
         println!("this polyfeed is built without the local engine: `cargo install --path . --features local` adds it");
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Done::All)
 }

@@ -2,103 +2,85 @@
 
 use std::io::IsTerminal;
 use std::path::Path;
-use std::process::ExitCode;
 use std::sync::Arc;
 
+use super::{CommandError, Done};
 use crate::cli::RefreshArgs;
 use crate::config::FeedConfig;
-use crate::fetch::Fetcher;
 use crate::lock::CacheLock;
-use crate::refresh::{Context, FeedReport, Outcome, refresh_all};
-use crate::translate::worker::{Report, Worker};
+use crate::pipeline::{Pipeline, Translated};
+use crate::refresh::{FeedReport, Outcome};
+use crate::translate::worker::Report;
 
-pub fn run(config_path: &Path, args: RefreshArgs) -> anyhow::Result<ExitCode> {
+pub fn run(config_path: &Path, args: RefreshArgs) -> Result<Done, CommandError> {
     let config = Arc::new(super::load_config(config_path)?);
     let feeds: Vec<&FeedConfig> = if args.feeds.is_empty() {
         config.enabled_feeds().collect()
     } else {
         args.feeds
             .iter()
-            .map(|n| config.feed(n).ok_or_else(|| anyhow::anyhow!("no feed named {n:?} in {}", config_path.display())))
-            .collect::<anyhow::Result<_>>()?
+            .map(|n| config.feed(n).ok_or_else(|| CommandError::Usage(format!("no feed named {n:?} in {}", config_path.display()))))
+            .collect::<Result<_, _>>()?
     };
     let _lock = CacheLock::acquire(&config.cache_dir, "refresh")?;
     let store = super::open_store(&config)?;
-    let ctx = Context { config: config.clone(), store, fetcher: Arc::new(Fetcher::from_config(&config)), metrics: Default::default() };
+    let pipeline = Pipeline::new(config.clone(), store, Default::default());
 
     let rt = super::runtime()?;
     let progress = progress_bar(feeds.len() as u64, "feeds");
-    let reports = rt.block_on(refresh_all(&ctx, &feeds, args.force, |r| {
+    let reports = rt.block_on(pipeline.fetch_all(&feeds, args.force, |r| {
         progress.set_message(r.feed.clone());
         progress.inc(1);
-    }));
+    }))?;
     progress.finish_and_clear();
-
     print_summary(&reports);
-    let mut failed = reports.iter().any(|r| matches!(r.outcome, Outcome::Failed(_)));
-
+    let mut unfinished = reports.iter().any(|r| matches!(r.outcome, Outcome::Failed(_)));
     // --no-translate fetches and queues only: nothing new to publish, nothing owed yet.
-    if !args.no_translate {
-        failed |= translate(&ctx, &rt)?;
-        let started = std::time::Instant::now();
-        match crate::publish::publish(&config, ctx.store.as_ref()) {
-            Ok(r) => {
-                println!(
-                    "published: {} files written, {} unchanged ({} feeds, {} posts redone); {:.2} s",
-                    r.written,
-                    r.unchanged,
-                    r.feeds,
-                    r.posts,
-                    started.elapsed().as_secs_f64()
-                );
-                if r.left_out > 0 {
-                    println!("left out of feed files: {} entries that would make them unreadable (see the log)", r.left_out);
-                    failed = true;
-                }
-            }
-            Err(e) => {
-                println!("publishing failed: {e}; the files published before are intact");
-                failed = true;
-            }
-        }
-        // Whatever is due and not published makes the run unfinished, whoever left it so.
-        let names: Vec<&str> = feeds.iter().map(|f| f.name()).collect();
-        let (waiting, total) = ctx.store.unpublished(&names, 10)?;
-        if total > 0 {
-            println!("not published yet: {total} posts");
-            for u in &waiting {
-                println!("  {}", super::describe_unpublished(u));
-            }
-            if total > waiting.len() as u64 {
-                println!("  ... and {} more (`polyfeed status`)", total - waiting.len() as u64);
-            }
-            failed = true;
-        }
+    if args.no_translate {
+        return Ok(Done::from_unfinished(unfinished));
     }
-    Ok(if failed { ExitCode::from(super::PARTIAL_FAILURE) } else { ExitCode::SUCCESS })
-}
 
-/// Translates the queue; true when some translations failed or could not be attempted.
-fn translate(ctx: &Context, rt: &tokio::runtime::Runtime) -> anyhow::Result<bool> {
-    let recovered = ctx.store.recover_leases()?;
-    if recovered > 0 {
-        tracing::info!(jobs = recovered, "resuming translation jobs a previous run left unfinished");
-    }
-    let (queued, ..) = ctx.store.queue_counts()?;
-    let worker = match Worker::new(ctx.config.clone(), ctx.store.clone(), ctx.metrics.clone()) {
-        Ok(w) => w,
-        Err(why) if queued > 0 => {
-            println!("translation skipped, {queued} entries wait in the queue: {why}");
-            return Ok(true);
-        }
-        Err(_) => return Ok(false),
-    };
+    let queued = pipeline.ctx.store.queue_counts()?.queued;
     let progress = progress_bar(queued, "entries");
-    let started = std::time::Instant::now();
-    let report = rt.block_on(worker.run(|_, _| progress.inc(1)));
+    let pass = rt.block_on(pipeline.pass(|_, _| progress.inc(1)))?;
     progress.finish_and_clear();
-    print_translation(&report, started.elapsed());
-    Ok(report.entries_failed + report.entries_retrying > 0)
+    match &pass.translated {
+        Translated::Ran(report) => print_translation(report, pass.translate_took),
+        Translated::Skipped { why, queued } if *queued > 0 => println!("translation skipped, {queued} entries wait in the queue: {why}"),
+        Translated::Skipped { .. } => {}
+    }
+    match &pass.published {
+        Ok(r) => {
+            println!(
+                "published: {} files written, {} unchanged ({} feeds, {} posts redone); {:.2} s",
+                r.written,
+                r.unchanged,
+                r.feeds,
+                r.posts,
+                pass.publish_took.as_secs_f64()
+            );
+            if r.left_out > 0 {
+                println!("left out of feed files: {} entries that would make them unreadable (see the log)", r.left_out);
+            }
+        }
+        Err(e) => println!("publishing failed: {e}; the files published before are intact"),
+    }
+    unfinished |= pass.unfinished();
+
+    // Whatever is due and not published makes the run unfinished, whoever left it so.
+    let names: Vec<&str> = feeds.iter().map(|f| f.name()).collect();
+    let owed = pipeline.owed(&names)?;
+    if owed.total > 0 {
+        println!("not published yet: {} posts", owed.total);
+        for u in &owed.posts {
+            println!("  {}", super::describe_unpublished(u));
+        }
+        if owed.total > owed.posts.len() as u64 {
+            println!("  ... and {} more (`polyfeed status`)", owed.total - owed.posts.len() as u64);
+        }
+        unfinished = true;
+    }
+    Ok(Done::from_unfinished(unfinished))
 }
 
 fn print_translation(r: &Report, took: std::time::Duration) {
@@ -146,7 +128,7 @@ fn print_summary(reports: &[FeedReport]) {
             Outcome::Fetched => ("fetched", String::new()),
             Outcome::NotModified => ("not modified", String::new()),
             Outcome::Deferred(why) => ("deferred", why.clone()),
-            Outcome::Failed(why) => ("failed", why.clone()),
+            Outcome::Failed(why) => ("failed", why.to_string()),
         };
         let note = match &r.moved_to {
             Some(url) if note.is_empty() => format!("moved to {url}"),

@@ -1,21 +1,21 @@
 //! `polyfeed retry`: failed translations, and those waiting for a later retry, go back on the
 //! queue at once.
 
+use super::{CommandError, Done, Result};
 use std::path::Path;
-use std::process::ExitCode;
 
 use crate::cli::RetryArgs;
 use crate::lock::CacheLock;
-use crate::store::Store;
+use crate::store::QueueStore;
 
-pub fn run(config_path: &Path, args: RetryArgs) -> anyhow::Result<ExitCode> {
+pub fn run(config_path: &Path, args: RetryArgs) -> Result<Done> {
     let config = super::load_config(config_path)?;
-    if let Some(name) = &args.feed {
-        anyhow::ensure!(config.feed(name).is_some(), "no feed named {name:?} in {}", config_path.display());
+    if let Some(name) = args.feed.as_ref().filter(|n| config.feed(n).is_none()) {
+        return Err(CommandError::Usage(format!("no feed named {name:?} in {}", config_path.display())));
     }
     let _lock = CacheLock::acquire(&config.cache_dir, "retry")?;
     let store = super::open_store(&config)?;
-    let (failed, waiting) = store.retry_failed(args.feed.as_deref())?;
-    println!("{failed} failed and {waiting} waiting translations queued again; run `polyfeed refresh` (or let the daemon) translate them");
-    Ok(ExitCode::SUCCESS)
+    let retried = store.retry_failed(args.feed.as_deref())?;
+    println!("{} failed and {} waiting translations queued again; run `polyfeed refresh` (or let the daemon) translate them", retried.failed, retried.waiting);
+    Ok(Done::All)
 }

@@ -1,12 +1,12 @@
 //! `polyfeed status`: each feed's state, for people or as JSON.
 
+use super::{Done, Result};
 use std::path::Path;
-use std::process::ExitCode;
 
 use serde::Serialize;
 
 use crate::cli::StatusArgs;
-use crate::store::{FeedSummary, Store};
+use crate::store::{FeedStore, FeedSummary, QueueStore, UsageStore};
 
 #[derive(Serialize)]
 struct Row {
@@ -33,7 +33,7 @@ struct Row {
     cost_usd: f64,
 }
 
-pub fn run(config_path: &Path, args: StatusArgs) -> anyhow::Result<ExitCode> {
+pub fn run(config_path: &Path, args: StatusArgs) -> Result<Done> {
     let config = super::load_config(config_path)?;
     let store = super::open_store(&config)?;
     let summaries = store.feed_summaries()?;
@@ -54,13 +54,12 @@ pub fn run(config_path: &Path, args: StatusArgs) -> anyhow::Result<ExitCode> {
         rows.push(row(s, false));
     }
     for r in &mut rows {
-        let (waiting, _) = store.unpublished(&[r.name.as_str()], 20)?;
-        r.unpublished = waiting.iter().map(super::describe_unpublished).collect();
+        r.unpublished = store.unpublished(&[r.name.as_str()], 20)?.posts.iter().map(super::describe_unpublished).collect();
     }
 
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
-        return Ok(ExitCode::SUCCESS);
+        super::print_json(&rows)?;
+        return Ok(Done::All);
     }
     for r in &rows {
         let state = if r.enabled { "" } else { " (disabled)" };
@@ -94,12 +93,12 @@ pub fn run(config_path: &Path, args: StatusArgs) -> anyhow::Result<ExitCode> {
     }
     let since = (chrono::Utc::now() - chrono::Duration::days(29)).with_timezone(&config.tz).format("%Y-%m-%d").to_string();
     let days = store.usage_by_day(&since)?;
-    let (tokens, usd) = days.iter().fold((0, 0.0), |(t, u), d| (t + d.1, u + d.2));
-    let (queued, leased, done, failed) = store.queue_counts()?;
+    let (tokens, usd) = days.iter().fold((0, 0.0), |(t, u), d| (t + d.tokens, u + d.usd));
+    let q = store.queue_counts()?;
     println!();
-    println!("queue: {queued} queued, {leased} in progress, {done} done, {failed} failed");
+    println!("queue: {} queued, {} in progress, {} done, {} failed", q.queued, q.leased, q.done, q.failed);
     println!("last 30 days: {tokens} tokens (${usd:.4})");
-    Ok(ExitCode::SUCCESS)
+    Ok(Done::All)
 }
 
 fn row(s: FeedSummary, enabled: bool) -> Row {

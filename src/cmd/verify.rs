@@ -1,7 +1,7 @@
 //! `polyfeed verify SOURCE TRANSLATION`: a per-block faithfulness report of an existing translation.
 
+use super::{Done, Result};
 use std::path::Path;
-use std::process::ExitCode;
 
 use anyhow::Context as _;
 
@@ -10,7 +10,7 @@ use crate::text::truncate;
 use crate::translate::checks::CheckOptions;
 use crate::translate::verify::{self, Status};
 
-pub fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: VerifyArgs) -> Result<Done> {
     let read = |p: &Path| std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()));
     let source = verify::blocks(&read(&args.source)?, is_markdown(&args.source));
     let translation = verify::blocks(&read(&args.translation)?, is_markdown(&args.translation));
@@ -23,7 +23,7 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
 
     if args.json {
         let report = serde_json::json!({ "source": source, "translation": translation, "rows": rows, "format_differences": format });
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        super::print_json(&report)?;
     } else {
         let cell = |text: Option<&str>| text.map(|t| truncate(t, 60).to_string()).unwrap_or_else(|| "-".into());
         for r in &rows {
@@ -53,7 +53,7 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
         source.len(),
         translation.len()
     );
-    Ok(if ok == rows.len() { ExitCode::SUCCESS } else { ExitCode::from(super::PARTIAL_FAILURE) })
+    Ok(Done::from_unfinished(ok != rows.len()))
 }
 
 fn is_markdown(path: &Path) -> bool {

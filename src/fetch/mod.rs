@@ -18,7 +18,7 @@ use url::Url;
 use policy::Disposition;
 
 /// Why a fetch failed. Messages name the URL where it helps.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum FetchError {
     /// The URL is not http(s) or cannot be parsed.
     #[error("bad URL {0}")]

@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::model::digest;
-use crate::store::{PublishItem, Store, StoreError};
+use crate::store::{PublishItem, PublishStore, StoreError};
 use entry::Published;
 use feeds::{Channel, Source};
 
@@ -73,7 +73,7 @@ impl Out<'_> {
 }
 
 /// Publishes what changed since the last publish.
-pub fn publish(config: &Config, store: &dyn Store) -> Result<Report> {
+pub fn publish(config: &Config, store: &dyn PublishStore) -> Result<Report> {
     let marks = store.publish_marks()?;
     let settings = settings_hash(config);
     let mut out = Out { dir: &config.output_dir, report: Report::default(), batch: writer::Batch::default() };
@@ -240,7 +240,7 @@ fn write_feed(out: &mut Out, dir: &str, channel: &Channel, items: &[(Published, 
 fn write_site(
     out: &mut Out,
     config: &Config,
-    store: &dyn Store,
+    store: &dyn PublishStore,
     langs: &BTreeSet<String>,
     feeds: &[&crate::config::FeedConfig],
     build: &dyn Fn(&PublishItem) -> Published,

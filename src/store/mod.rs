@@ -1,7 +1,10 @@
-//! State: feeds, entries, the translation queue, the translation memory and usage.
+//! State: feeds, entries, the translation queue, the translation memory, usage, publishing marks
+//! and subscriber tokens. Only this module contains SQL; every method is one transaction.
 //!
-//! `Store` is the one narrow interface the rest of polyfeed uses; `sqlite` is its only backend
-//! today. Only this module contains SQL. Every method is one transaction.
+//! The interface is split by what the stages need: refresh speaks `FeedStore`, the translation
+//! worker `QueueStore`, `MemoryStore` and `UsageStore`, publishing `PublishStore`, the server
+//! `TokenStore`; `Store` is all of them, for the commands and the daemon. `sqlite` is the backend,
+//! one file per table group.
 
 mod sqlite;
 
@@ -26,12 +29,49 @@ pub enum StoreError {
     /// The store was written by a newer polyfeed.
     #[error("{path} was written by a newer polyfeed (schema {found}, this one knows {known})")]
     TooNew { path: String, found: i64, known: i64 },
+    /// The disk is full or refuses writes: nothing of the failed transaction was kept.
+    #[error("store: the disk is full or read-only ({0}); nothing of the failed step was kept")]
+    Disk(String),
     /// A query failed.
     #[error("store: {0}")]
-    Sql(#[from] rusqlite::Error),
+    Sql(String),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> StoreError {
+        match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DiskFull | rusqlite::ErrorCode::SystemIoFailure | rusqlite::ErrorCode::ReadOnly) => StoreError::Disk(e.to_string()),
+            _ => StoreError::Sql(e.to_string()),
+        }
+    }
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Everything the store holds, for the commands and the daemon. Each stage takes only the part it
+/// needs.
+pub trait Store: FeedStore + QueueStore + MemoryStore + UsageStore + PublishStore + TokenStore {}
+
+impl<T: FeedStore + QueueStore + MemoryStore + UsageStore + PublishStore + TokenStore> Store for T {}
+
+// ---------------------------------------------------------------------------------------------
+// Feeds and their entries (refresh).
+
+/// Feeds, their entries, and what one fetch changes. Implementations are safe to share between threads.
+pub trait FeedStore: Send + Sync {
+    /// The fetch state of a feed (default state for a feed never fetched).
+    fn feed_state(&self, feed: &str) -> Result<FeedState>;
+
+    /// The entries known in a feed, tombstoned ones included.
+    fn known_entries(&self, feed: &str) -> Result<Vec<Known>>;
+
+    /// Records one fetch: the feed's state and, when a body was parsed, its entries and the queue,
+    /// all in one transaction. `url` is the configured URL; `langs` the target languages.
+    fn record_fetch(&self, feed: &str, url: &str, record: &FetchRecord, detection: Option<&Detection>, langs: &[&str]) -> Result<Applied>;
+
+    /// One summary per feed in the store, by name.
+    fn feed_summaries(&self) -> Result<Vec<FeedSummary>>;
+}
 
 /// What the fetcher needs to know about a feed before fetching it.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -138,24 +178,21 @@ pub struct FeedSummary {
     pub cost_usd: f64,
 }
 
-/// The store's interface. Implementations are safe to share between threads.
-pub trait Store: Send + Sync {
-    /// The fetch state of a feed (default state for a feed never fetched).
-    fn feed_state(&self, feed: &str) -> Result<FeedState>;
+/// An entry as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEntry {
+    pub id: i64,
+    pub feed: String,
+    pub version: i64,
+    pub entry: Entry,
+    pub note: Option<String>,
+}
 
-    /// The entries known in a feed, tombstoned ones included.
-    fn known_entries(&self, feed: &str) -> Result<Vec<Known>>;
+// ---------------------------------------------------------------------------------------------
+// The translation queue (the worker, `retry`, `status`).
 
-    /// Records one fetch: the feed's state and, when a body was parsed, its entries and the queue,
-    /// all in one transaction. `url` is the configured URL; `langs` the target languages.
-    fn record_fetch(&self, feed: &str, url: &str, record: &FetchRecord, detection: Option<&Detection>, langs: &[&str]) -> Result<Applied>;
-
-    /// One summary per feed in the store, by name.
-    fn feed_summaries(&self) -> Result<Vec<FeedSummary>>;
-
-    /// An entry by its store id.
-    fn entry(&self, entry_id: i64) -> Result<Option<StoredEntry>>;
-
+/// The translation queue: one job per entry and language, leased with an expiry.
+pub trait QueueStore: Send + Sync {
     /// Returns leased jobs to the queue. Called at start by the process holding the cache lock:
     /// whatever a crashed process had leased is picked up again.
     fn recover_leases(&self) -> Result<usize>;
@@ -163,89 +200,22 @@ pub trait Store: Send + Sync {
     /// Leases up to `limit` due jobs (queued and due, or leased with an expired lease), newest entries first.
     fn lease_jobs(&self, limit: usize, lease_secs: i64) -> Result<Vec<Job>>;
 
-    /// Ends a leased job.
+    /// An entry by its store id.
+    fn entry(&self, entry_id: i64) -> Result<Option<StoredEntry>>;
+
+    /// Ends a leased job (a finished translation is stored with it, in the same transaction).
     fn finish_job(&self, job: &Job, end: &JobEnd) -> Result<()>;
 
-    /// Translations of `blocks` (unit hash, instructions key) in the memory, for the first of
-    /// `engines` (engine, model) that has each; by unit hash.
-    fn memory_lookup(&self, blocks: &[(String, i64)], lang: &str, engines: &[(String, String)]) -> Result<HashMap<String, String>>;
-
-    /// Stores checked translations and the usage of the request that produced them, together.
-    fn memory_store(&self, rows: &[MemoryRow], usage: &[UsageRow]) -> Result<()>;
-
-    /// Tokens and USD spent since `day` (YYYY-MM-DD, inclusive), for one feed or all.
-    fn usage_since(&self, day: &str, feed: Option<&str>) -> Result<(u64, f64)>;
-
-    /// Tokens spent per day since `day`, oldest first.
-    fn usage_by_day(&self, day: &str) -> Result<Vec<(String, u64, f64)>>;
-
     /// Puts failed jobs, and jobs waiting for a later retry, back on the queue at once with fresh
-    /// attempts, for one feed or all. Returns how many of each: (failed, waiting).
-    fn retry_failed(&self, feed: Option<&str>) -> Result<(usize, usize)>;
+    /// attempts, for one feed or all.
+    fn retry_failed(&self, feed: Option<&str>) -> Result<Retried>;
 
     /// Translation jobs not done (queued, waiting for a retry, leased or failed) of the entries of
     /// `feeds` that are not filtered out, oldest first, at most `limit`; and how many there are.
-    fn unpublished(&self, feeds: &[&str], limit: usize) -> Result<(Vec<Unpublished>, u64)>;
+    fn unpublished(&self, feeds: &[&str], limit: usize) -> Result<UnpublishedList>;
 
-    /// Queue rows by state: (queued, leased, done, failed).
-    fn queue_counts(&self) -> Result<(u64, u64, u64, u64)>;
-
-    /// The finished translation of an entry into a language.
-    fn translation(&self, entry_id: i64, lang: &str) -> Result<Option<TranslationRow>>;
-
-    /// Translated entries in `lang`, newest first: of one feed or all, at most `limit`.
-    fn publish_items(&self, feed: Option<&str>, lang: &str, limit: usize) -> Result<Vec<PublishItem>>;
-
-    /// Translated entries in `lang` whose translation changed after sequence number `since`, in order.
-    fn publish_items_since(&self, lang: &str, since: i64) -> Result<Vec<PublishItem>>;
-
-    /// Changes whenever a translation of the feed in `lang` is added or replaced.
-    fn publish_fingerprint(&self, feed: &str, lang: &str) -> Result<String>;
-
-    /// The feed's metadata from its last parsed body.
-    fn feed_meta(&self, feed: &str) -> Result<Option<FeedMeta>>;
-
-    /// The marks publishing left (what it published last).
-    fn publish_marks(&self) -> Result<HashMap<String, String>>;
-
-    fn set_publish_marks(&self, marks: &[(String, String)]) -> Result<()>;
-
-    /// Digests of the valid subscriber tokens.
-    fn token_hashes(&self) -> Result<Vec<String>>;
-
-    /// Subscriber tokens: (name, hint, created_at).
-    fn tokens(&self) -> Result<Vec<(String, String, i64)>>;
-
-    /// Adds a token; false when the name is taken.
-    fn add_token(&self, name: &str, hash: &str, hint: &str) -> Result<bool>;
-
-    /// Revokes a token by name; false when there was none.
-    fn revoke_token(&self, name: &str) -> Result<bool>;
-}
-
-/// An entry ready to publish: the entry, its translation and when it was translated.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PublishItem {
-    pub entry: StoredEntry,
-    pub translation: TranslationRow,
-    pub translated_at: i64,
-    /// Grows with every translation change (see `publish_items_since`).
-    pub seq: i64,
-}
-
-/// A post that is due but not published in a language: its job and why.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Unpublished {
-    pub feed: String,
-    pub entry_id: i64,
-    pub title: String,
-    pub lang: String,
-    /// queued, leased or failed.
-    pub state: String,
-    pub attempts: u32,
-    /// Not tried again before this time (a retry's wait).
-    pub next_attempt_at: i64,
-    pub last_error: Option<String>,
+    /// Queue rows by state.
+    fn queue_counts(&self) -> Result<QueueCounts>;
 }
 
 /// A leased translation job: one entry version into one language.
@@ -271,17 +241,74 @@ pub enum JobEnd {
     Release,
 }
 
-/// A finished translation of one entry version.
+/// What `retry_failed` put back on the queue.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Retried {
+    /// Jobs that had failed for good.
+    pub failed: usize,
+    /// Jobs that were waiting for a later retry.
+    pub waiting: usize,
+}
+
+/// Queue rows by state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct QueueCounts {
+    pub queued: u64,
+    pub leased: u64,
+    pub done: u64,
+    pub failed: u64,
+}
+
+/// Posts that are due but not published: the first few, and how many in all.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UnpublishedList {
+    pub posts: Vec<Unpublished>,
+    pub total: u64,
+}
+
+/// A post that is due but not published in a language: its job and why.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct TranslationRow {
+pub struct Unpublished {
+    pub feed: String,
     pub entry_id: i64,
-    pub lang: String,
-    pub version: i64,
-    pub title_src: String,
     pub title: String,
-    pub content_src: String,
-    pub units: Vec<Option<String>>,
-    pub complete: bool,
+    pub lang: String,
+    /// queued, leased or failed.
+    pub state: String,
+    pub attempts: u32,
+    /// Not tried again before this time (a retry's wait).
+    pub next_attempt_at: i64,
+    pub last_error: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// The translation memory (the worker).
+
+/// Checked translations of single blocks, and the usage that paid for them.
+pub trait MemoryStore: Send + Sync {
+    /// Translations of `blocks` into `lang` in the memory, from the first of `engines` that has
+    /// each; by unit hash.
+    fn memory_lookup(&self, blocks: &[MemoryKey], lang: &str, engines: &[EngineModel]) -> Result<HashMap<String, String>>;
+
+    /// Stores checked translations and the usage of the request that produced them, together:
+    /// nothing is paid for without its result being kept.
+    fn memory_store(&self, rows: &[MemoryRow], usage: &[UsageRow]) -> Result<()>;
+}
+
+/// What a block is looked up by in the memory, beside its language and engine.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct MemoryKey {
+    /// The unit's hash.
+    pub hash: String,
+    /// The instructions key (`prompt::instructions_key`).
+    pub instructions: i64,
+}
+
+/// An engine and its model: whose translations these are.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct EngineModel {
+    pub engine: String,
+    pub model: String,
 }
 
 /// One translated unit for the memory.
@@ -292,9 +319,37 @@ pub struct MemoryRow {
     pub engine: String,
     pub model: String,
     /// The instructions key (`prompt::instructions_key`), stored in the `prompt_version` column.
-    pub prompt_version: i64,
+    pub instructions: i64,
     pub source: String,
     pub translation: String,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Usage (budgets, `status`).
+
+/// Tokens and money spent, per day, feed and entry.
+pub trait UsageStore: Send + Sync {
+    /// What was spent since `day` (YYYY-MM-DD, inclusive), for one feed or all.
+    fn usage_since(&self, day: &str, feed: Option<&str>) -> Result<Spent>;
+
+    /// What was spent per day since `day`, oldest first.
+    fn usage_by_day(&self, day: &str) -> Result<Vec<DaySpent>>;
+}
+
+/// Tokens and US dollars.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Spent {
+    pub tokens: u64,
+    pub usd: f64,
+}
+
+/// What one day cost.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct DaySpent {
+    /// YYYY-MM-DD in the configured time zone.
+    pub day: String,
+    pub tokens: u64,
+    pub usd: f64,
 }
 
 /// What one request cost, attributed to one entry.
@@ -312,12 +367,78 @@ pub struct UsageRow {
     pub estimated: bool,
 }
 
-/// An entry as stored.
+// ---------------------------------------------------------------------------------------------
+// Publishing.
+
+/// Finished translations as publishing reads them, and the marks it leaves.
+pub trait PublishStore: Send + Sync {
+    /// The finished translation of an entry into a language.
+    fn translation(&self, entry_id: i64, lang: &str) -> Result<Option<TranslationRow>>;
+
+    /// Translated entries in `lang`, newest first: of one feed or all, at most `limit`.
+    fn publish_items(&self, feed: Option<&str>, lang: &str, limit: usize) -> Result<Vec<PublishItem>>;
+
+    /// Translated entries in `lang` whose translation changed after sequence number `since`, in order.
+    fn publish_items_since(&self, lang: &str, since: i64) -> Result<Vec<PublishItem>>;
+
+    /// Changes whenever a translation of the feed in `lang` is added or replaced, or the feed's metadata changes.
+    fn publish_fingerprint(&self, feed: &str, lang: &str) -> Result<String>;
+
+    /// The feed's metadata from its last parsed body.
+    fn feed_meta(&self, feed: &str) -> Result<Option<FeedMeta>>;
+
+    /// The marks publishing left (what it published last).
+    fn publish_marks(&self) -> Result<HashMap<String, String>>;
+
+    fn set_publish_marks(&self, marks: &[(String, String)]) -> Result<()>;
+}
+
+/// An entry ready to publish: the entry, its translation and when it was translated.
 #[derive(Debug, Clone, PartialEq)]
-pub struct StoredEntry {
-    pub id: i64,
-    pub feed: String,
+pub struct PublishItem {
+    pub entry: StoredEntry,
+    pub translation: TranslationRow,
+    pub translated_at: i64,
+    /// Grows with every translation change (see `publish_items_since`).
+    pub seq: i64,
+}
+
+/// A finished translation of one entry version.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TranslationRow {
+    pub entry_id: i64,
+    pub lang: String,
     pub version: i64,
-    pub entry: Entry,
-    pub note: Option<String>,
+    pub title_src: String,
+    pub title: String,
+    pub content_src: String,
+    pub units: Vec<Option<String>>,
+    pub complete: bool,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Subscriber tokens (the server, `tokens`).
+
+/// Subscribers' secret tokens for private feeds; only digests are kept.
+pub trait TokenStore: Send + Sync {
+    /// Digests of the valid subscriber tokens.
+    fn token_hashes(&self) -> Result<Vec<String>>;
+
+    /// Every token, by name.
+    fn tokens(&self) -> Result<Vec<TokenInfo>>;
+
+    /// Adds a token; false when the name is taken.
+    fn add_token(&self, name: &str, hash: &str, hint: &str) -> Result<bool>;
+
+    /// Revokes a token by name; false when there was none.
+    fn revoke_token(&self, name: &str) -> Result<bool>;
+}
+
+/// A subscriber token as listed: never the token itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TokenInfo {
+    pub name: String,
+    /// The token's first characters, to tell tokens apart.
+    pub hint: String,
+    pub created_at: i64,
 }

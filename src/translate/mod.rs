@@ -1,6 +1,7 @@
 //! Translation: segmentation (pure), the engines, faithfulness checks (pure), and the queue worker.
 
 pub mod breaker;
+pub mod budget;
 pub mod checks;
 /// The `[translator]` table lives with the rest of the config (the bottom layer).
 pub use crate::config::translator as config;

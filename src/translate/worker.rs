@@ -11,6 +11,7 @@ use futures_util::StreamExt;
 use serde::Serialize;
 
 use super::breaker::{Breakers, Gate};
+use super::budget::{self, Bill, Ledger, Limits};
 use super::checks::{self, CheckOptions};
 use super::config::TranslatorConfig;
 use super::engine::{Engine, EngineError, Unusable, Usage};
@@ -19,7 +20,7 @@ use super::segment::{self, Segmented, Unit};
 use crate::config::{Config, TranslateMode};
 use crate::fetch::policy::backoff;
 use crate::model::now;
-use crate::store::{Job, JobEnd, MemoryRow, Store, StoredEntry, TranslationRow, UsageRow};
+use crate::store::{EngineModel, Job, JobEnd, MemoryKey, MemoryRow, Store, StoredEntry, TranslationRow, UsageRow};
 
 /// Jobs leased at a time.
 const CHUNK: usize = 256;
@@ -153,14 +154,6 @@ impl Plan {
     }
 }
 
-#[derive(Default)]
-struct Budget {
-    loaded_for: String,
-    tokens_today: u64,
-    usd_month: f64,
-    feeds: HashMap<String, (u64, f64)>,
-}
-
 pub struct Worker {
     config: Arc<Config>,
     metrics: Arc<crate::metrics::Metrics>,
@@ -172,7 +165,8 @@ pub struct Worker {
     /// Each engine's circuit: transient failures pause it, a probe reopens it.
     breakers: Breakers,
     report: Mutex<Report>,
-    budget: Mutex<Budget>,
+    /// What was spent today and this month, for the budgets.
+    ledger: Mutex<Ledger>,
 }
 
 impl Worker {
@@ -202,7 +196,7 @@ impl Worker {
             store,
             engines,
             report: Mutex::new(Report::default()),
-            budget: Mutex::new(Budget::default()),
+            ledger: Mutex::new(Ledger::default()),
         })
     }
 
@@ -279,7 +273,8 @@ impl Worker {
         let mut done: HashMap<Key, String> = HashMap::new();
         let memory_keys = self.memory_keys();
         for plan in &plans {
-            let blocks: Vec<(String, i64)> = plan.units().map(|u| (u.hash.clone(), self.instructions_key(&plan.job.lang, u))).collect();
+            let blocks: Vec<MemoryKey> =
+                plan.units().map(|u| MemoryKey { hash: u.hash.clone(), instructions: self.instructions_key(&plan.job.lang, u) }).collect();
             match self.store.memory_lookup(&blocks, &plan.job.lang, &memory_keys) {
                 Ok(found) => done.extend(found.into_iter().map(|(h, t)| ((plan.job.lang.clone(), h), t))),
                 Err(e) => tracing::error!(error = %e, "translation memory lookup failed"),
@@ -475,8 +470,8 @@ impl Worker {
     }
 
     /// (engine, model) of every configured engine, usable or not: their memory is free to reuse.
-    fn memory_keys(&self) -> Vec<(String, String)> {
-        self.tcfg.engines().iter().map(|e| (e.engine.get_ref().name().to_string(), e.model.clone())).collect()
+    fn memory_keys(&self) -> Vec<EngineModel> {
+        self.tcfg.engines().iter().map(|e| EngineModel { engine: e.engine.get_ref().name().to_string(), model: e.model.clone() }).collect()
     }
 
     /// The first engine of the chain that may take a request now; waits while engines are paused
@@ -592,7 +587,7 @@ impl Worker {
                     lang: lang.clone(),
                     engine: engine.name().to_string(),
                     model: engine.model().to_string(),
-                    prompt_version: self.instructions_key(&lang, &u.unit),
+                    instructions: self.instructions_key(&lang, &u.unit),
                     source: u.unit.html.clone(),
                     translation: t.clone(),
                 })
@@ -643,55 +638,46 @@ impl Worker {
 
     /// Records a request's usage (report and budget) and returns it split over the entries in the batch.
     fn account(&self, engine: &Engine, units: &[Pending], usage: Usage) -> Vec<UsageRow> {
-        let cost = self.tcfg.cost(engine.model(), usage.prompt_tokens, usage.completion_tokens);
-        let tokens = usage.prompt_tokens + usage.completion_tokens;
+        let bill = Bill {
+            prompt_tokens: usage.prompt_tokens,
+            completion_tokens: usage.completion_tokens,
+            usd: self.tcfg.cost(engine.model(), usage.prompt_tokens, usage.completion_tokens),
+        };
         {
             let mut r = self.tally();
-            r.prompt_tokens += usage.prompt_tokens;
-            r.completion_tokens += usage.completion_tokens;
-            r.cost_usd += cost;
+            r.prompt_tokens += bill.prompt_tokens;
+            r.completion_tokens += bill.completion_tokens;
+            r.cost_usd += bill.usd;
         }
         self.metrics.prompt_tokens.fetch_add(usage.prompt_tokens, std::sync::atomic::Ordering::Relaxed);
         self.metrics.completion_tokens.fetch_add(usage.completion_tokens, std::sync::atomic::Ordering::Relaxed);
-        let day = self.today();
-        // Split by each entry's share of the batch's source size.
-        let mut shares: Vec<(String, i64, usize)> = Vec::new();
+        // Each entry pays by its share of the batch's source.
+        let mut entries: Vec<(&str, i64, usize)> = Vec::new();
         for u in units {
-            let size = u.unit.html.len().max(1);
-            match shares.iter_mut().find(|(_, id, _)| *id == u.entry_id) {
-                Some(s) => s.2 += size,
-                None => shares.push((u.feed.clone(), u.entry_id, size)),
+            match entries.iter_mut().find(|(_, id, _)| *id == u.entry_id) {
+                Some(e) => e.2 += u.unit.html.len(),
+                None => entries.push((&u.feed, u.entry_id, u.unit.html.len())),
             }
         }
-        let total: usize = shares.iter().map(|s| s.2).sum();
-        let mut budget = self.budget.lock().unwrap_or_else(|e| e.into_inner());
-        budget.tokens_today += tokens;
-        budget.usd_month += cost;
-        let n = shares.len();
-        let (mut p_left, mut c_left, mut cost_left) = (usage.prompt_tokens, usage.completion_tokens, cost);
-        shares
-            .into_iter()
+        let sizes: Vec<usize> = entries.iter().map(|e| e.2).collect();
+        let day = self.today();
+        let mut ledger = self.ledger.lock().unwrap_or_else(|e| e.into_inner());
+        entries
+            .iter()
+            .zip(budget::split(bill, &sizes))
             .enumerate()
-            .map(|(i, (feed, entry_id, size))| {
-                let f = size as f64 / total as f64;
-                let last = i + 1 == n;
-                let p = if last { p_left } else { (usage.prompt_tokens as f64 * f) as u64 };
-                let c = if last { c_left } else { (usage.completion_tokens as f64 * f) as u64 };
-                let d = if last { cost_left } else { cost * f };
-                (p_left, c_left, cost_left) = (p_left - p, c_left - c, cost_left - d);
-                let entry = budget.feeds.entry(feed.clone()).or_default();
-                entry.0 += p + c;
-                entry.1 += d;
+            .map(|(i, ((feed, entry_id, _), part))| {
+                ledger.pay(feed, &part);
                 UsageRow {
                     day: day.clone(),
-                    feed,
-                    entry_id,
+                    feed: feed.to_string(),
+                    entry_id: *entry_id,
                     engine: engine.name().to_string(),
                     model: engine.model().to_string(),
                     requests: u64::from(i == 0),
-                    prompt_tokens: p,
-                    completion_tokens: c,
-                    cost_usd: d,
+                    prompt_tokens: part.prompt_tokens,
+                    completion_tokens: part.completion_tokens,
+                    cost_usd: part.usd,
                     estimated: usage.estimated,
                 }
             })
@@ -705,42 +691,28 @@ impl Worker {
     /// Some(reason) when a global or per-feed budget of the batch's feeds is spent.
     fn over_budget(&self, units: &[Pending]) -> Option<String> {
         let day = self.today();
-        let month = format!("{}-01", &day[..7]);
-        let mut b = self.budget.lock().unwrap_or_else(|e| e.into_inner());
-        if b.loaded_for != day {
-            let (tokens, _) = self.store.usage_since(&day, None).unwrap_or_default();
-            let (_, usd) = self.store.usage_since(&month, None).unwrap_or_default();
-            *b = Budget { loaded_for: day.clone(), tokens_today: tokens, usd_month: usd, feeds: HashMap::new() };
+        let month = budget::month_of(&day);
+        let spent = |since: &str, feed: Option<&str>| self.store.usage_since(since, feed).unwrap_or_default();
+        let mut ledger = self.ledger.lock().unwrap_or_else(|e| e.into_inner());
+        if ledger.day != day {
+            *ledger = Ledger::new(&day, spent(&day, None), spent(&month, None));
         }
-        let mut global = None;
-        if let Some(limit) = self.tcfg.budget_tokens_per_day.filter(|l| b.tokens_today >= *l) {
-            global = Some(format!("the daily token budget ({limit} tokens) is spent"));
-        }
-        if let Some(limit) = self.tcfg.budget_usd_per_month.filter(|l| b.usd_month >= *l) {
-            global = Some(format!("the monthly budget (${limit:.2}) is spent"));
-        }
-        if let Some(why) = &global {
+        let global = Limits { tokens_per_day: self.tcfg.budget_tokens_per_day, usd_per_month: self.tcfg.budget_usd_per_month };
+        if let Some(why) = budget::exceeded(&global, ledger.today, ledger.month).map(|e| e.reason(None)) {
             let mut r = self.tally();
             if r.budget_stop.is_none() {
                 tracing::warn!(reason = %why, "translation stopped by a budget");
                 r.budget_stop = Some(why.clone());
             }
-            return global;
+            return Some(why);
         }
         let mut stop = None;
         for u in units {
             let Some(feed) = self.config.feed(&u.feed) else { continue };
-            if !b.feeds.contains_key(&u.feed) {
-                let (tokens, _) = self.store.usage_since(&day, Some(&u.feed)).unwrap_or_default();
-                let (_, usd) = self.store.usage_since(&month, Some(&u.feed)).unwrap_or_default();
-                b.feeds.insert(u.feed.clone(), (tokens, usd));
-            }
-            let (tokens, usd) = b.feeds[&u.feed];
-            if let Some(limit) = feed.budget_tokens_per_day.filter(|l| tokens >= *l) {
-                stop = Some(format!("the daily token budget of feed {} ({limit} tokens) is spent", u.feed));
-            }
-            if let Some(limit) = feed.budget_usd_per_month.filter(|l| usd >= *l) {
-                stop = Some(format!("the monthly budget of feed {} (${limit:.2}) is spent", u.feed));
+            let (today, month) = *ledger.feeds.entry(u.feed.clone()).or_insert_with(|| (spent(&day, Some(&u.feed)), spent(&month, Some(&u.feed))));
+            let limits = Limits { tokens_per_day: feed.budget_tokens_per_day, usd_per_month: feed.budget_usd_per_month };
+            if let Some(e) = budget::exceeded(&limits, today, month) {
+                stop = Some(e.reason(Some(&u.feed)));
             }
         }
         stop

@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use polyfeed::config::{Config, Filters};
 use polyfeed::model::Entry;
-use polyfeed::store::{FetchRecord, FetchResult, JobEnd, SqliteStore, Store, TranslationRow};
+use polyfeed::store::{FeedStore, FetchRecord, FetchResult, JobEnd, QueueStore, SqliteStore, TranslationRow};
 use polyfeed::translate::segment::{Options, segment};
 
 const FEEDS: usize = 100;

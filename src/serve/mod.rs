@@ -127,8 +127,8 @@ async fn healthz(State(app): State<App>) -> Response {
 }
 
 async fn metrics(State(app): State<App>) -> Response {
-    let (queued, leased, done, failed) = app.0.store.queue_counts().unwrap_or_default();
-    let body = app.0.metrics.render(&[("queued", queued), ("leased", leased), ("done", done), ("failed", failed)]);
+    let q = app.0.store.queue_counts().unwrap_or_default();
+    let body = app.0.metrics.render(&[("queued", q.queued), ("leased", q.leased), ("done", q.done), ("failed", q.failed)]);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response()
 }
 
@@ -297,112 +297,42 @@ fn base64(bytes: &[u8]) -> String {
     out
 }
 
-/// Serves until `shutdown` resolves, then lets in-flight requests finish.
-pub async fn run(listener: tokio::net::TcpListener, router: Router, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-    axum::serve(listener, router).with_graceful_shutdown(shutdown).await
+/// An address the server could not listen on.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot listen on {addr}: {source}")]
+pub struct BindError {
+    pub addr: String,
+    pub source: std::io::Error,
 }
 
-/// The operator's page.
-mod status {
-    use std::fmt::Write;
-
-    use crate::config::Config;
-    use crate::store::{Result, Store};
-    use crate::text::escape_html as esc;
-
-    use super::Live;
-
-    pub fn render(config: &Config, store: &dyn Store, live: Option<&Live>) -> Result<String> {
-        let summaries = store.feed_summaries()?;
-        let (queued, leased, done, failed) = store.queue_counts()?;
-        let today = chrono::Utc::now().with_timezone(&config.tz).date_naive();
-        let first = today - chrono::Duration::days(29);
-        let days = store.usage_by_day(&first.format("%Y-%m-%d").to_string())?;
-        let next_runs = live.map(|l| l.next_runs.lock().unwrap_or_else(|e| e.into_inner()).clone()).unwrap_or_default();
-        let time = |t: Option<i64>| {
-            t.and_then(|t| chrono::DateTime::from_timestamp(t, 0))
-                .map(|d| d.with_timezone(&config.tz).format("%Y-%m-%d %H:%M:%S").to_string())
-                .unwrap_or_else(|| "-".into())
-        };
-
-        let mut rows = String::new();
-        for f in &config.feeds {
-            let s = summaries.iter().find(|s| s.name == f.name()).cloned().unwrap_or_default();
-            let result = s.last_result.as_deref().unwrap_or("never fetched");
-            let class = match result {
-                "ok" | "not_modified" => "ok",
-                "deferred" => "warn",
-                _ => "bad",
-            };
-            let mut problems = String::new();
-            if let Some(e) = &s.last_error {
-                let _ = write!(problems, "<div>fetch: {} ({} in a row)</div>", esc(e), s.failures);
-            }
-            for r in &s.failures_reasons {
-                let _ = write!(problems, "<div>translation: {}</div>", esc(r));
-            }
-            let _ = writeln!(
-                rows,
-                "<tr><td><strong>{}</strong>{}<div class=\"url\">{}</div></td><td>{}</td><td class=\"{class}\">{}</td><td>{}</td><td>{}</td><td>{} / {}</td><td>{}</td><td>{}<br><small>${:.4}</small></td><td class=\"problems\">{}</td></tr>",
-                esc(f.name()),
-                if f.enabled { "" } else { " <small>(disabled)</small>" },
-                esc(s.fetch_url.as_deref().unwrap_or(f.url())),
-                time(s.last_fetch_at),
-                esc(result),
-                time(next_runs.get(f.name()).copied()),
-                s.entries,
-                s.queued,
-                s.translated,
-                s.failed,
-                s.tokens,
-                s.cost_usd,
-                problems
-            );
-        }
-        let chart = chart(&days, first);
-        let total: u64 = days.iter().map(|d| d.1).sum();
-        let usd: f64 = days.iter().map(|d| d.2).sum();
-        let scheduler = match live {
-            Some(l) => format!("scheduler alive, last tick {}", time(Some(l.heartbeat.load(std::sync::atomic::Ordering::Relaxed)))),
-            None => "no scheduler (polyfeed serve)".into(),
-        };
-        Ok(format!(
-            "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>polyfeed status</title>\n<style>{STATUS_STYLE}</style>\n</head>\n<body>\n<h1>polyfeed status</h1>\n<p class=\"summary\">{scheduler} · queue: {queued} queued, {leased} in progress, {done} done, {failed} failed</p>\n<table>\n<thead><tr><th>feed</th><th>last fetch</th><th>result</th><th>next run</th><th>entries</th><th>backlog / translated</th><th>failed</th><th>tokens</th><th>failures</th></tr></thead>\n<tbody>\n{rows}</tbody>\n</table>\n<h2>Tokens per day, last 30 days</h2>\n<p>{total} tokens, ${usd:.4}</p>\n{chart}\n</body>\n</html>\n"
-        ))
+/// Binds every listener the config asks for (`listen`, and `admin_listen` for /status and
+/// /metrics when set), then serves on each until `stop` turns true, letting in-flight requests
+/// finish. Nothing is served unless every address could be bound. The one place listeners are made.
+pub async fn start(app: &App, stop: tokio::sync::watch::Receiver<bool>) -> Result<tokio::task::JoinSet<std::io::Result<()>>, BindError> {
+    let server = &app.0.config.server;
+    let admin = server.admin_listen.as_ref().map(|a| a.get_ref().clone());
+    let routes = std::iter::once((server.listen.get_ref().clone(), app.router(admin.is_none()))).chain(admin.map(|a| (a, app.admin_router())));
+    let mut bound = Vec::new();
+    for (addr, router) in routes {
+        let listener = tokio::net::TcpListener::bind(&addr).await.map_err(|source| BindError { addr: addr.clone(), source })?;
+        tracing::info!(%addr, output = %app.0.output.display(), "serving");
+        bound.push((listener, router));
     }
-
-    /// An inline SVG bar chart: one bar per day, oldest on the left.
-    fn chart(days: &[(String, u64, f64)], first: chrono::NaiveDate) -> String {
-        let values: Vec<(String, u64, f64)> = (0..30)
-            .map(|i| {
-                let day = (first + chrono::Duration::days(i)).format("%Y-%m-%d").to_string();
-                let (t, u) = days.iter().find(|d| d.0 == day).map(|d| (d.1, d.2)).unwrap_or((0, 0.0));
-                (day, t, u)
-            })
-            .collect();
-        let max = values.iter().map(|v| v.1).max().unwrap_or(0).max(1);
-        let mut bars = String::new();
-        for (i, (day, tokens, usd)) in values.iter().enumerate() {
-            let h = (*tokens as f64 / max as f64 * 100.0).round();
-            let _ = write!(
-                bars,
-                "<rect x=\"{}\" y=\"{}\" width=\"16\" height=\"{h}\" class=\"bar\"><title>{day}: {tokens} tokens (${usd:.4})</title></rect>",
-                i * 20 + 2,
-                110.0 - h
-            );
-        }
-        format!(
-            "<svg class=\"chart\" role=\"img\" aria-label=\"tokens per day\" viewBox=\"0 0 600 130\" width=\"600\" height=\"130\" xmlns=\"http://www.w3.org/2000/svg\">{bars}<line x1=\"0\" y1=\"110\" x2=\"600\" y2=\"110\" class=\"axis\"/><text x=\"0\" y=\"126\">{}</text><text x=\"600\" y=\"126\" text-anchor=\"end\">{}</text></svg>",
-            values.first().map(|v| v.0.as_str()).unwrap_or(""),
-            values.last().map(|v| v.0.as_str()).unwrap_or("")
-        )
+    let mut servers = tokio::task::JoinSet::new();
+    for (listener, router) in bound {
+        let mut stop = stop.clone();
+        servers.spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                })
+                .await
+        });
     }
-
-    const STATUS_STYLE: &str = "body{font:15px/1.5 system-ui,sans-serif;margin:1.5rem;color-scheme:light dark}\
-        table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.35rem .5rem;border-bottom:1px solid #8884;vertical-align:top}\
-        .url{color:#888;font-size:.85em;word-break:break-all}.ok{color:#15803d}.warn{color:#b45309}.bad{color:#b91c1c;font-weight:600}\
-        .problems{font-size:.85em;color:#b91c1c;max-width:30rem}.bar{fill:#3b82f6}.axis{stroke:#888}.chart text{font-size:10px;fill:#888}";
+    Ok(servers)
 }
+
+mod status;
 
 #[cfg(test)]
 mod tests {
