@@ -140,9 +140,7 @@ pub async fn refresh_feed(ctx: &Context, feed: &FeedConfig, force: bool) -> Resu
         Outcome::Failed(_) => "failed",
     };
     ctx.metrics.fetched(label, started.elapsed());
-    let m = &ctx.metrics;
-    m.entries_new.fetch_add(report.applied.new as u64, std::sync::atomic::Ordering::Relaxed);
-    m.entries_updated.fetch_add(report.applied.updated as u64, std::sync::atomic::Ordering::Relaxed);
+    ctx.metrics.detected(report.applied.new, report.applied.updated);
     Ok(report)
 }
 

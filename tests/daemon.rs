@@ -79,8 +79,9 @@ fn a_new_entry_shows_up_translated_in_the_served_feed() {
 fn assert_prometheus(text: &str) {
     let sample = regex::Regex::new(r#"^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="[^"]*",?)*\})? [-+]?([0-9.eE+-]+|Inf|NaN)$"#).unwrap();
     let mut samples = 0;
+    assert!(text.ends_with("# EOF\n"), "an OpenMetrics exposition ends with # EOF");
     for line in text.lines() {
-        if line.starts_with("# HELP ") || line.starts_with("# TYPE ") {
+        if line.starts_with("# HELP ") || line.starts_with("# TYPE ") || line == "# EOF" {
             continue;
         }
         assert!(sample.is_match(line), "not Prometheus text: {line:?}");

@@ -1,9 +1,6 @@
 //! Markdown posts for static blogs (Jekyll, Hugo, Zola), in the shape of shared/examples: YAML
 //! front matter, a `#` title, the body, and a closing attribution line. Pure.
 
-use ego_tree::NodeRef;
-use scraper::{ElementRef, Html, Node};
-
 use super::config::PublishConfig;
 use super::entry::{Published, words};
 
@@ -39,220 +36,65 @@ pub fn post(p: &Published, publish: &PublishConfig, tz: chrono_tz::Tz, feed_titl
     (format!("{}-{}.md", local.format("%Y-%m-%d"), p.slug), text)
 }
 
-/// HTML -> Markdown: headings, paragraphs, lists, links, images, code fences with their language,
-/// blockquotes, tables, emphasis. Unknown elements give their content.
+/// HTML -> Markdown (CommonMark with GFM tables), by htmd: headings, paragraphs, lists, links,
+/// images, code fences with their language, blockquotes, tables, emphasis. Then tidied: no
+/// trailing spaces, at most one blank line between blocks.
 pub fn html_to_markdown(html: &str) -> String {
-    let doc = Html::parse_fragment(html);
+    static CONVERTER: std::sync::LazyLock<htmd::HtmlToMarkdown> = std::sync::LazyLock::new(|| {
+        htmd::HtmlToMarkdown::builder()
+            .options(htmd::options::Options {
+                bullet_list_marker: htmd::options::BulletListMarker::Asterisk,
+                ul_bullet_spacing: 1,
+                ol_number_spacing: 1,
+                code_block_style: htmd::options::CodeBlockStyle::Fenced,
+                // A hard break that survives editors trimming trailing spaces.
+                br_style: htmd::options::BrStyle::Backslash,
+                ..Default::default()
+            })
+            .skip_tags(vec!["script", "style", "template"])
+            // A thematic break as the example writes it (htmd only knows "- - -" and the like).
+            .add_handler(vec!["hr"], |_: &dyn htmd::element_handler::Handlers, _: htmd::Element| Some("\n\n---\n\n".into()))
+            .build()
+    });
+    // htmd fails only on I/O of its own writer; the HTML as text is a better fallback than nothing.
+    tidy(&CONVERTER.convert(html).unwrap_or_else(|_| crate::text::html_to_plain(html)))
+}
+
+/// At most one blank line between blocks and no trailing spaces, outside code fences; what is
+/// inside a fence is kept line for line.
+fn tidy(s: &str) -> String {
     let mut out = String::new();
-    blocks(*doc.root_element(), &mut out);
-    tidy(&out)
-}
-
-fn blocks(node: NodeRef<Node>, out: &mut String) {
-    let mut inline_run = String::new();
-    let flush = |run: &mut String, out: &mut String| {
-        let t = run.trim();
-        if !t.is_empty() {
-            out.push_str(t);
-            out.push_str("\n\n");
-        }
-        run.clear();
-    };
-    for child in node.children() {
-        match child.value() {
-            Node::Text(t) => inline_run.push_str(&escape(&collapse(t))),
-            Node::Element(e) => {
-                let el = ElementRef::wrap(child).expect("element");
-                match e.name() {
-                    "h1" | "h2" | "h3" | "h4" | "h5" | "h6" => {
-                        flush(&mut inline_run, out);
-                        let level: usize = e.name()[1..].parse().unwrap_or(1);
-                        out.push_str(&format!("{} {}\n\n", "#".repeat(level), inline(el).trim()));
-                    }
-                    "p" => {
-                        flush(&mut inline_run, out);
-                        let text = inline(el);
-                        if !text.trim().is_empty() {
-                            out.push_str(text.trim());
-                            out.push_str("\n\n");
-                        }
-                    }
-                    "ul" | "ol" => {
-                        flush(&mut inline_run, out);
-                        list(el, e.name() == "ol", 0, out);
-                        out.push('\n');
-                    }
-                    "blockquote" => {
-                        flush(&mut inline_run, out);
-                        let mut inner = String::new();
-                        blocks(*el, &mut inner);
-                        for line in tidy(&inner).trim_end().lines() {
-                            out.push_str(if line.is_empty() { ">" } else { "> " });
-                            out.push_str(line);
-                            out.push('\n');
-                        }
-                        out.push('\n');
-                    }
-                    "pre" => {
-                        flush(&mut inline_run, out);
-                        let code: String = el.text().collect();
-                        let lang = code_language(el);
-                        let fence = if code.contains("```") { "````" } else { "```" };
-                        out.push_str(&format!("{fence}{lang}\n{}\n{fence}\n\n", code.trim_end_matches('\n')));
-                    }
-                    "table" => {
-                        flush(&mut inline_run, out);
-                        table(el, out);
-                    }
-                    "hr" => {
-                        flush(&mut inline_run, out);
-                        out.push_str("---\n\n");
-                    }
-                    "div" | "section" | "article" | "figure" | "header" | "footer" | "aside" | "main" | "details" | "dl" | "dd" | "dt" | "figcaption"
-                    | "summary" => {
-                        flush(&mut inline_run, out);
-                        blocks(*el, out);
-                    }
-                    _ => inline_run.push_str(&inline(el)),
-                }
+    let mut blank = 0;
+    let mut fence: Option<&str> = None;
+    for line in s.lines() {
+        let marker = line.trim_start();
+        let marker = &marker[..marker.len() - marker.trim_start_matches(['`', '~']).len()];
+        if let Some(open) = fence {
+            out.push('\n');
+            out.push_str(line);
+            if marker.len() >= open.len() && marker.starts_with(&open[..1]) && line.trim_start()[marker.len()..].trim().is_empty() {
+                fence = None;
             }
-            _ => {}
+            continue;
         }
-    }
-    flush(&mut inline_run, out);
-}
-
-fn list(el: ElementRef, ordered: bool, depth: usize, out: &mut String) {
-    for (n, item) in (1..).zip(el.child_elements().filter(|c| c.value().name() == "li")) {
-        let marker = if ordered { format!("{n}. ") } else { "* ".to_string() };
-        let indent = "  ".repeat(depth);
-        let mut text = String::new();
-        let mut nested = Vec::new();
-        for child in item.children() {
-            match child.value() {
-                Node::Text(t) => text.push_str(&escape(&collapse(t))),
-                Node::Element(e) if e.name() == "ul" || e.name() == "ol" => nested.push(ElementRef::wrap(child).expect("element")),
-                Node::Element(e) if e.name() == "p" => {
-                    if !text.trim().is_empty() {
-                        text.push(' ');
-                    }
-                    text.push_str(inline(ElementRef::wrap(child).expect("element")).trim());
-                }
-                Node::Element(_) => text.push_str(&inline(ElementRef::wrap(child).expect("element"))),
-                _ => {}
-            }
+        if line.trim().is_empty() {
+            blank += 1;
+            continue;
         }
-        out.push_str(&format!("{indent}{marker}{}\n", text.trim()));
-        for sub in nested {
-            list(sub, sub.value().name() == "ol", depth + 1, out);
+        if !out.is_empty() {
+            out.push_str(if blank > 0 { "\n\n" } else { "\n" });
         }
-    }
-}
-
-fn table(el: ElementRef, out: &mut String) {
-    let rows: Vec<Vec<String>> = el
-        .descendent_elements()
-        .filter(|e| e.value().name() == "tr")
-        .map(|tr| tr.child_elements().filter(|c| matches!(c.value().name(), "td" | "th")).map(|c| inline(c).trim().replace('|', "\\|")).collect())
-        .filter(|r: &Vec<String>| !r.is_empty())
-        .collect();
-    let Some(width) = rows.iter().map(Vec::len).max() else { return };
-    for (i, row) in rows.iter().enumerate() {
-        let mut cells = row.clone();
-        cells.resize(width, String::new());
-        out.push_str(&format!("| {} |\n", cells.join(" | ")));
-        if i == 0 {
-            out.push_str(&format!("|{}\n", " --- |".repeat(width)));
+        out.push_str(line.trim_end());
+        blank = 0;
+        if marker.len() >= 3 {
+            fence = Some(marker);
         }
     }
     out.push('\n');
-}
-
-/// The Markdown of an element's inline content.
-fn inline(el: ElementRef) -> String {
-    let mut out = String::new();
-    for child in el.children() {
-        match child.value() {
-            Node::Text(t) => out.push_str(&escape(&collapse(t))),
-            Node::Element(e) => {
-                let c = ElementRef::wrap(child).expect("element");
-                match e.name() {
-                    "a" => {
-                        let text = inline(c);
-                        match e.attr("href") {
-                            Some(href) if !href.is_empty() => out.push_str(&format!("[{}]({})", text.trim(), href.replace(' ', "%20").replace(')', "%29"))),
-                            _ => out.push_str(&text),
-                        }
-                    }
-                    "img" => {
-                        if let Some(src) = e.attr("src") {
-                            out.push_str(&format!("![{}]({})", escape(e.attr("alt").unwrap_or("")), src.replace(' ', "%20").replace(')', "%29")));
-                        }
-                    }
-                    "strong" | "b" => wrap(&mut out, &inline(c), "**"),
-                    "em" | "i" => wrap(&mut out, &inline(c), "*"),
-                    "del" | "s" => wrap(&mut out, &inline(c), "~~"),
-                    "code" => {
-                        let code: String = c.text().collect();
-                        let ticks = if code.contains('`') { "``" } else { "`" };
-                        let pad = if code.starts_with('`') || code.ends_with('`') { " " } else { "" };
-                        out.push_str(&format!("{ticks}{pad}{code}{pad}{ticks}"));
-                    }
-                    "br" => out.push_str("  \n"),
-                    "script" | "style" => {}
-                    _ => out.push_str(&inline(c)),
-                }
-            }
-            _ => {}
-        }
-    }
     out
 }
 
-fn wrap(out: &mut String, text: &str, mark: &str) {
-    let t = text.trim();
-    if !t.is_empty() {
-        // Keep the spaces outside the markers, where Markdown wants them.
-        if text.starts_with(' ') {
-            out.push(' ');
-        }
-        out.push_str(&format!("{mark}{t}{mark}"));
-        if text.ends_with(' ') {
-            out.push(' ');
-        }
-    }
-}
-
-fn code_language(pre: ElementRef) -> String {
-    let classes = pre.value().attr("class").into_iter().chain(pre.child_elements().filter_map(|c| c.value().attr("class")));
-    for class in classes {
-        for c in class.split_whitespace() {
-            if let Some(lang) = c.strip_prefix("language-").or_else(|| c.strip_prefix("lang-")) {
-                return lang.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '#')).collect();
-            }
-        }
-    }
-    String::new()
-}
-
-fn collapse(t: &str) -> String {
-    let mut out = String::with_capacity(t.len());
-    let mut space = false;
-    for c in t.chars() {
-        if c.is_whitespace() {
-            if !space {
-                out.push(' ');
-            }
-            space = true;
-        } else {
-            out.push(c);
-            space = false;
-        }
-    }
-    out
-}
-
-/// Escapes the characters that would turn text into Markdown syntax.
+/// Escapes the characters that would turn text into Markdown syntax (for the attribution line).
 fn escape(t: &str) -> String {
     let mut out = String::with_capacity(t.len());
     for c in t.chars() {
@@ -261,25 +103,6 @@ fn escape(t: &str) -> String {
         }
         out.push(c);
     }
-    out
-}
-
-/// At most one blank line between blocks; no trailing spaces at paragraph ends.
-fn tidy(s: &str) -> String {
-    let mut out = String::new();
-    let mut blank = 0;
-    for line in s.lines() {
-        if line.trim().is_empty() {
-            blank += 1;
-            continue;
-        }
-        if !out.is_empty() {
-            out.push_str(if blank > 0 { "\n\n" } else { "\n" });
-        }
-        out.push_str(line.strip_suffix("  ").filter(|_| blank > 0).unwrap_or(line));
-        blank = 0;
-    }
-    out.push('\n');
     out
 }
 
@@ -334,8 +157,17 @@ mod tests {
             <blockquote><p>引用一</p><p>引用二</p></blockquote><pre><code class=\"language-python\">print(\"hi\")\n</code></pre>\
             <p><img src=\"https://e.org/i.png\" alt=\"图\"></p><table><tr><th>模型</th><th>价格</th></tr><tr><td>Flash</td><td>$0.0375</td></tr></table><hr><p>a_b*c</p>";
         let want = "#### 标题\n\n一段 [链接](https://e.org/a)、**粗体**、*斜体* 和 `llm -m x`。\n\n* 一\n  * 一.一\n* 二\n\n1. first\n2. second\n\n\
-                    > 引用一\n>\n> 引用二\n\n```python\nprint(\"hi\")\n```\n\n![图](https://e.org/i.png)\n\n| 模型 | 价格 |\n| --- | --- |\n| Flash | $0.0375 |\n\n---\n\na\\_b\\*c\n";
+                    > 引用一\n>\n> 引用二\n\n```python\nprint(\"hi\")\n```\n\n![图](https://e.org/i.png)\n\n| 模型    | 价格      |\n| ----- | ------- |\n| Flash | $0.0375 |\n\n---\n\na\\_b\\*c\n";
         assert_eq!(html_to_markdown(html), want);
+    }
+
+    #[test]
+    fn links_in_list_items_and_blank_lines_in_code_survive() {
+        // A table of contents is a list of links (the hand-written converter this replaced lost them).
+        let toc = "<ul><li><a href=\"https://e.org/p#one\">One</a></li><li><a href=\"https://e.org/p#two\">Two</a> and more</li></ul>";
+        assert_eq!(html_to_markdown(toc), "* [One](https://e.org/p#one)\n* [Two](https://e.org/p#two) and more\n");
+        let code = "<pre><code>a = 1\n\n\n\nb = 2   \n</code></pre><p>line<br>break</p>";
+        assert_eq!(html_to_markdown(code), "```\na = 1\n\n\n\nb = 2   \n```\n\nline\\\nbreak\n");
     }
 
     #[test]

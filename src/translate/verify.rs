@@ -11,7 +11,6 @@ use serde::Serialize;
 
 use super::checks::{CheckOptions, check_unit};
 use super::segment::{self, Options};
-use crate::text::escape_html;
 
 /// A block of either document.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -270,122 +269,28 @@ fn numbers(text: &str) -> HashSet<String> {
     out
 }
 
-/// Markdown -> simple HTML blocks: front matter and code fences dropped; headings, list items,
-/// quotes and paragraphs kept with their links, code, bold and italics.
+/// Markdown -> HTML by pulldown-cmark (CommonMark, GFM tables and strikethrough): the front
+/// matter and code blocks dropped (they are not translated), soft line breaks read as spaces.
 fn markdown_blocks_html(md: &str) -> String {
-    let mut lines = md.lines().peekable();
-    if lines.peek().is_some_and(|l| l.trim() == "---") {
-        lines.next();
-        for l in lines.by_ref() {
-            if l.trim() == "---" {
-                break;
-            }
+    use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
+    let options = Options::ENABLE_YAML_STYLE_METADATA_BLOCKS | Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH;
+    let mut skipping = false;
+    let events = Parser::new_ext(md, options).filter_map(|e| match e {
+        Event::Start(Tag::CodeBlock(_) | Tag::MetadataBlock(_)) => {
+            skipping = true;
+            None
         }
-    }
-    let mut out = String::new();
-    let mut para: Vec<String> = Vec::new();
-    let mut fenced = false;
-    let flush = |para: &mut Vec<String>, out: &mut String| {
-        if !para.is_empty() {
-            out.push_str(&format!("<p>{}</p>\n", inline(&para.join(" "))));
-            para.clear();
+        Event::End(TagEnd::CodeBlock | TagEnd::MetadataBlock(_)) => {
+            skipping = false;
+            None
         }
-    };
-    for line in lines {
-        let t = line.trim();
-        if t.starts_with("```") {
-            flush(&mut para, &mut out);
-            fenced = !fenced;
-            continue;
-        }
-        if fenced {
-            continue;
-        }
-        if t.is_empty() || t == "---" || t == "***" {
-            flush(&mut para, &mut out);
-        } else if let Some(level) = heading_level(t) {
-            flush(&mut para, &mut out);
-            out.push_str(&format!("<h{level}>{}</h{level}>\n", inline(t[level..].trim())));
-        } else if let Some(item) = t.strip_prefix("* ").or_else(|| t.strip_prefix("- ")).or_else(|| t.strip_prefix("+ ")).or_else(|| ordered_item(t)) {
-            flush(&mut para, &mut out);
-            out.push_str(&format!("<ul><li>{}</li></ul>\n", inline(item)));
-        } else if let Some(quote) = t.strip_prefix('>') {
-            flush(&mut para, &mut out);
-            out.push_str(&format!("<blockquote><p>{}</p></blockquote>\n", inline(quote.trim())));
-        } else {
-            para.push(t.to_string());
-        }
-    }
-    flush(&mut para, &mut out);
-    out
-}
-
-fn heading_level(t: &str) -> Option<usize> {
-    let level = t.chars().take_while(|c| *c == '#').count();
-    ((1..=6).contains(&level) && t[level..].starts_with(' ')).then_some(level)
-}
-
-fn ordered_item(t: &str) -> Option<&str> {
-    let digits = t.chars().take_while(char::is_ascii_digit).count();
-    if digits == 0 {
-        return None;
-    }
-    t[digits..].strip_prefix(". ")
-}
-
-/// Inline Markdown: links, images, code, bold, italics. Text is escaped first.
-fn inline(s: &str) -> String {
-    let mut out = String::new();
-    let chars: Vec<char> = s.chars().collect();
-    let mut i = 0;
-    let rest = |i: usize| chars[i..].iter().collect::<String>();
-    while i < chars.len() {
-        let c = chars[i];
-        if c == '`'
-            && let Some(end) = chars[i + 1..].iter().position(|&c| c == '`')
-        {
-            let code: String = chars[i + 1..i + 1 + end].iter().collect();
-            out.push_str(&format!("<code>{}</code>", escape_html(&code)));
-            i += end + 2;
-            continue;
-        }
-        if c == '[' || (c == '!' && chars.get(i + 1) == Some(&'[')) {
-            let start = if c == '!' { i + 1 } else { i };
-            let tail = rest(start);
-            if let Some((text, url, used)) = parse_link(&tail) {
-                if c == '!' {
-                    out.push_str(&format!("<img src=\"{}\" alt=\"{}\">", escape_html(&url), escape_html(&text)));
-                } else {
-                    out.push_str(&format!("<a href=\"{}\">{}</a>", escape_html(&url), inline(&text)));
-                }
-                i = start + used;
-                continue;
-            }
-        }
-        if c == '*'
-            && chars.get(i + 1) == Some(&'*')
-            && let Some(end) = rest(i + 2).find("**")
-        {
-            let inner: String = rest(i + 2)[..end].to_string();
-            out.push_str(&format!("<strong>{}</strong>", inline(&inner)));
-            i += 2 + inner.chars().count() + 2;
-            continue;
-        }
-        out.push_str(&escape_html(&c.to_string()));
-        i += 1;
-    }
-    out
-}
-
-/// `[text](url)` at the start of `s`: (text, url, chars used).
-fn parse_link(s: &str) -> Option<(String, String, usize)> {
-    let close = s.find("](")?;
-    let text = &s[1..close];
-    let after = &s[close + 2..];
-    let end = after.find(')')?;
-    let url = after[..end].split_whitespace().next().unwrap_or("").to_string();
-    let used = s[..close + 2 + end + 1].chars().count();
-    Some((text.to_string(), url, used))
+        _ if skipping => None,
+        Event::SoftBreak => Some(Event::Text(" ".into())),
+        e => Some(e),
+    });
+    let mut html = String::new();
+    pulldown_cmark::html::push_html(&mut html, events);
+    html
 }
 
 #[cfg(test)]

@@ -326,7 +326,7 @@ impl Worker {
                                 Ok(t) => {
                                     if repair {
                                         self.tally().units_repaired += 1;
-                                        self.metrics.units_repaired.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                        self.metrics.units_repaired.inc();
                                     }
                                     done.insert(p.key(), t);
                                 }
@@ -386,7 +386,7 @@ impl Worker {
             JobEnd::Release => None,
         };
         if let Some(c) = counter {
-            c.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            c.inc();
         }
         if let JobEnd::Failed { reason } | JobEnd::Retry { reason, .. } = &end {
             tracing::warn!(entry = job.entry_id, lang = %job.lang, %reason, "entry not translated");
@@ -603,7 +603,7 @@ impl Worker {
             return BatchEnd::Replied(vec![Err(Rejection { reason: format!("store: {e}"), again: false }); n]);
         }
         self.tally().units_translated += rows.len();
-        self.metrics.units_translated.fetch_add(rows.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        self.metrics.units_translated.inc_by(rows.len() as u64);
         if checked.iter().any(Result::is_err) && n > 1 {
             tracing::info!(blocks = checked.iter().filter(|r| r.is_err()).count(), of = n, "blocks of a batch failed their checks; they go again alone");
         }
@@ -617,7 +617,7 @@ impl Worker {
             self.tally().requests += 1;
             let started = std::time::Instant::now();
             let result = engine.translate(units, lang, system).await;
-            self.metrics.translate_seconds.observe(started.elapsed());
+            self.metrics.translated_in(started.elapsed());
             let error = match result {
                 Ok(reply) => return Ok(reply),
                 Err(e @ EngineError::Permanent(_)) => return Err(e),
@@ -649,8 +649,7 @@ impl Worker {
             r.completion_tokens += bill.completion_tokens;
             r.cost_usd += bill.usd;
         }
-        self.metrics.prompt_tokens.fetch_add(usage.prompt_tokens, std::sync::atomic::Ordering::Relaxed);
-        self.metrics.completion_tokens.fetch_add(usage.completion_tokens, std::sync::atomic::Ordering::Relaxed);
+        self.metrics.spent(usage.prompt_tokens, usage.completion_tokens);
         // Each entry pays by its share of the batch's source.
         let mut entries: Vec<(&str, i64, usize)> = Vec::new();
         for u in units {
