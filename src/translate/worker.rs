@@ -333,15 +333,21 @@ impl Worker {
                                 Err(Rejection { reason, again }) => {
                                     let n = tries.entry(p.key()).or_insert(0);
                                     *n += 1;
-                                    if again && *n < self.tcfg.block_attempts && !self.is_stopping() {
-                                        self.tally().units_resent += 1;
-                                        next.push((vec![p], None));
-                                    } else if !self.is_stopping() && repairs.insert(p.key()) {
-                                        next.push((vec![p], Some(reason)));
-                                    } else {
-                                        tracing::warn!(entry = p.entry_id, unit = %p.unit.hash, %reason, "translation rejected");
-                                        self.tally().units_rejected += 1;
-                                        missed.insert(p.key(), Miss::Rejected(reason));
+                                    let repaired = repairs.contains(&p.key());
+                                    match after_rejection(again, *n, self.tcfg.block_attempts, repaired, self.is_stopping()) {
+                                        Step::Resend => {
+                                            self.tally().units_resent += 1;
+                                            next.push((vec![p], None));
+                                        }
+                                        Step::Repair => {
+                                            repairs.insert(p.key());
+                                            next.push((vec![p], Some(reason)));
+                                        }
+                                        Step::Reject => {
+                                            tracing::warn!(entry = p.entry_id, unit = %p.unit.hash, %reason, "translation rejected");
+                                            self.tally().units_rejected += 1;
+                                            missed.insert(p.key(), Miss::Rejected(reason));
+                                        }
                                     }
                                 }
                             }
@@ -408,46 +414,8 @@ impl Worker {
     }
 
     fn conclude(&self, plan: &Plan, done: &HashMap<Key, String>, missed: &HashMap<Key, Miss>) -> JobEnd {
-        let lang = &plan.job.lang;
-        let get = |u: &Unit| done.get(&(lang.clone(), u.hash.clone())).cloned();
-        let units: Vec<Option<String>> = plan.body.iter().flat_map(|s| s.units.iter()).map(get).collect();
-        let missing: Vec<(&Unit, Option<&Miss>)> =
-            plan.units().filter(|u| !done.contains_key(&(lang.clone(), u.hash.clone()))).map(|u| (u, missed.get(&(lang.clone(), u.hash.clone())))).collect();
-        let total = plan.units().count();
-        let title = match &plan.title {
-            Some(t) => get(t).map(|t| crate::text::html_to_plain(&t)),
-            None => Some(plan.entry.entry.title.clone()),
-        };
-        let complete = missing.is_empty();
-        let share = (total - missing.len()) as f64 / total.max(1) as f64;
-        let publishable = complete || (self.tcfg.allow_partial && share > self.tcfg.partial_share);
-        if let (Some(title), true) = (title, publishable) {
-            return JobEnd::Done(TranslationRow {
-                entry_id: plan.job.entry_id,
-                lang: lang.clone(),
-                version: plan.job.version,
-                title_src: plan.entry.entry.title.clone(),
-                title,
-                content_src: plan.entry.entry.content.clone(),
-                units,
-                complete,
-            });
-        }
-        let why: Vec<String> = missing
-            .iter()
-            .map(|(u, miss)| format!("{:?}: {}", crate::text::truncate(&u.text, 60), miss.map_or("not attempted".to_string(), Miss::to_string)))
-            .collect();
-        let reason = format!("{} of {total} blocks untranslated: {}", missing.len(), why.join("; "));
-        if missing.iter().all(|(_, miss)| matches!(miss, Some(Miss::NotSent(_)))) {
-            // Nothing of it was judged (a budget, a shutdown, no engine): back to the queue as it was.
-            return JobEnd::Release;
-        }
-        if plan.job.attempts + 1 >= self.tcfg.max_attempts {
-            JobEnd::Failed { reason }
-        } else {
-            let wait = backoff(plan.job.attempts, Duration::from_secs(300), Duration::from_secs(6 * 3600), rand::random::<f64>());
-            JobEnd::Retry { at: now() + wait.as_secs() as i64, reason }
-        }
+        let policy = Policy { allow_partial: self.tcfg.allow_partial, partial_share: self.tcfg.partial_share, max_attempts: self.tcfg.max_attempts };
+        conclude(plan, done, missed, &policy, now(), rand::random::<f64>())
     }
 
     /// Splits units into requests under the token budget (one block per request when the first
@@ -715,5 +683,187 @@ impl Worker {
             }
         }
         stop
+    }
+}
+
+/// What ends a job, from the config.
+struct Policy {
+    allow_partial: bool,
+    partial_share: f64,
+    max_attempts: u32,
+}
+
+/// How a job ends, given what of it was translated (`done`) and why the rest was not (`missed`):
+/// done when all of it is (or enough of it, when partial posts are allowed); released as it was
+/// when nothing of it was judged (no engine, a budget, a shutdown); else tried again later, with a
+/// growing wait (`jitter` in 0..1), until its attempts are spent. Pure.
+fn conclude(plan: &Plan, done: &HashMap<Key, String>, missed: &HashMap<Key, Miss>, policy: &Policy, now: i64, jitter: f64) -> JobEnd {
+    let lang = &plan.job.lang;
+    let get = |u: &Unit| done.get(&(lang.clone(), u.hash.clone())).cloned();
+    let units: Vec<Option<String>> = plan.body.iter().flat_map(|s| s.units.iter()).map(get).collect();
+    let missing: Vec<(&Unit, Option<&Miss>)> =
+        plan.units().filter(|u| !done.contains_key(&(lang.clone(), u.hash.clone()))).map(|u| (u, missed.get(&(lang.clone(), u.hash.clone())))).collect();
+    let total = plan.units().count();
+    let title = match &plan.title {
+        Some(t) => get(t).map(|t| crate::text::html_to_plain(&t)),
+        None => Some(plan.entry.entry.title.clone()),
+    };
+    let complete = missing.is_empty();
+    let share = (total - missing.len()) as f64 / total.max(1) as f64;
+    let publishable = complete || (policy.allow_partial && share > policy.partial_share);
+    if let (Some(title), true) = (title, publishable) {
+        return JobEnd::Done(TranslationRow {
+            entry_id: plan.job.entry_id,
+            lang: lang.clone(),
+            version: plan.job.version,
+            title_src: plan.entry.entry.title.clone(),
+            title,
+            content_src: plan.entry.entry.content.clone(),
+            units,
+            complete,
+        });
+    }
+    let why: Vec<String> = missing
+        .iter()
+        .map(|(u, miss)| format!("{:?}: {}", crate::text::truncate(&u.text, 60), miss.map_or("not attempted".to_string(), Miss::to_string)))
+        .collect();
+    let reason = format!("{} of {total} blocks untranslated: {}", missing.len(), why.join("; "));
+    if missing.iter().all(|(_, miss)| matches!(miss, Some(Miss::NotSent(_)))) {
+        // Nothing of it was judged (a budget, a shutdown, no engine): back to the queue as it was.
+        return JobEnd::Release;
+    }
+    if plan.job.attempts + 1 >= policy.max_attempts {
+        JobEnd::Failed { reason }
+    } else {
+        let wait = backoff(plan.job.attempts, Duration::from_secs(300), Duration::from_secs(6 * 3600), jitter);
+        JobEnd::Retry { at: now + wait.as_secs() as i64, reason }
+    }
+}
+
+/// What to do with a block whose reply failed the checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    /// Ask again alone, as it was.
+    Resend,
+    /// Ask once more, saying what was wrong.
+    Repair,
+    /// Give up for this run.
+    Reject,
+}
+
+/// After the `tries`-th rejected reply of a block: send it again while asking again can change the
+/// answer (`again`) and requests are left, then once repair it, then reject it. Nothing new is
+/// sent while the worker stops.
+fn after_rejection(again: bool, tries: u32, block_attempts: u32, repaired: bool, stopping: bool) -> Step {
+    if stopping {
+        Step::Reject
+    } else if again && tries < block_attempts {
+        Step::Resend
+    } else if !repaired {
+        Step::Repair
+    } else {
+        Step::Reject
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Entry;
+
+    /// A post with a title and three paragraphs, its job at `attempts`.
+    fn plan(attempts: u32) -> Plan {
+        let content = "<p>One sentence here.</p><p>Two sentences here.</p><p>Three sentences here.</p>";
+        let entry = Entry { title: "A title".into(), content: content.into(), ..Entry::default() };
+        Plan {
+            job: Job { entry_id: 7, lang: "zh-CN".into(), version: 2, feed: "f".into(), attempts },
+            entry: StoredEntry { id: 7, feed: "f".into(), version: 2, entry, note: None },
+            title: Some(Unit::title("A title")),
+            body: Some(segment::segment(content, &segment::Options::default())),
+        }
+    }
+
+    /// Translations of the first `n` units of `plan` (title first), and `miss` for the others.
+    fn outcome(plan: &Plan, n: usize, miss: Option<Miss>) -> (HashMap<Key, String>, HashMap<Key, Miss>) {
+        let key = |u: &Unit| ("zh-CN".to_string(), u.hash.clone());
+        let done = plan.units().take(n).map(|u| (key(u), format!("译{}", u.text))).collect();
+        let missed = plan.units().skip(n).filter_map(|u| Some((key(u), miss.clone()?))).collect();
+        (done, missed)
+    }
+
+    const STRICT: Policy = Policy { allow_partial: false, partial_share: 0.5, max_attempts: 4 };
+    const PARTIAL: Policy = Policy { allow_partial: true, partial_share: 0.5, max_attempts: 4 };
+
+    #[test]
+    fn a_job_ends_by_what_of_it_was_translated_and_why_not() {
+        let rejected = Some(Miss::Rejected("link(s) lost".into()));
+        let not_sent = Some(Miss::NotSent(NotSent::NoEngine("down".into())));
+        // (policy, attempts done, units translated of 4, why the rest is not, how it ends)
+        let cases: &[(&Policy, u32, usize, Option<Miss>, &str)] = &[
+            (&STRICT, 0, 4, None, "done"),
+            (&STRICT, 0, 3, rejected.clone(), "retry"),
+            (&STRICT, 3, 3, rejected.clone(), "failed"),
+            // Nothing judged: the post keeps its attempts, whatever their number.
+            (&STRICT, 3, 0, not_sent.clone(), "release"),
+            (&STRICT, 0, 2, not_sent.clone(), "release"),
+            (&PARTIAL, 0, 3, rejected.clone(), "partial"),
+            // Half is not more than half.
+            (&PARTIAL, 0, 2, rejected.clone(), "retry"),
+            // A block with no translation and no known reason is not known to be unsent: it counts.
+            (&STRICT, 0, 3, None, "retry"),
+        ];
+        for (policy, attempts, n, miss, want) in cases {
+            let p = plan(*attempts);
+            assert_eq!(p.units().count(), 4);
+            let (done, missed) = outcome(&p, *n, miss.clone());
+            let end = conclude(&p, &done, &missed, policy, 1000, 0.5);
+            let got = match &end {
+                JobEnd::Done(row) if row.complete => "done",
+                JobEnd::Done(_) => "partial",
+                JobEnd::Retry { .. } => "retry",
+                JobEnd::Failed { .. } => "failed",
+                JobEnd::Release => "release",
+            };
+            assert_eq!(got, *want, "{attempts} attempts, {n} of 4 translated, {miss:?}: {end:?}");
+            match end {
+                JobEnd::Done(row) => {
+                    assert_eq!((row.entry_id, row.version, row.title.as_str()), (7, 2, "译A title"));
+                    assert_eq!(row.units.iter().filter(|u| u.is_some()).count(), n - 1, "the title is not a body unit");
+                }
+                JobEnd::Retry { at, reason } => {
+                    assert!(at > 1000 + 60, "a retry waits");
+                    assert!(reason.starts_with(&format!("{} of 4 blocks untranslated: ", 4 - n)), "{reason}");
+                }
+                JobEnd::Failed { reason } => assert!(reason.contains("link(s) lost"), "{reason}"),
+                JobEnd::Release => {}
+            }
+        }
+    }
+
+    #[test]
+    fn an_untranslated_title_holds_a_partial_post_back() {
+        let p = plan(0);
+        let key = |u: &Unit| ("zh-CN".to_string(), u.hash.clone());
+        let done: HashMap<Key, String> = p.units().skip(1).map(|u| (key(u), "译".to_string())).collect();
+        let missed: HashMap<Key, Miss> = p.title.iter().map(|t| (key(t), Miss::Rejected("not in the target language".into()))).collect();
+        assert!(matches!(conclude(&p, &done, &missed, &PARTIAL, 0, 0.0), JobEnd::Retry { .. }));
+    }
+
+    #[test]
+    fn a_rejected_block_is_resent_then_repaired_then_rejected() {
+        // (asking again can change it, tries so far, repaired before, stopping) -> step, with 6 attempts
+        let cases = [
+            (true, 1, false, false, Step::Resend),
+            (true, 5, false, false, Step::Resend),
+            (true, 6, false, false, Step::Repair),
+            // A greedy engine's answer to the same single block does not change: straight to repair.
+            (false, 1, false, false, Step::Repair),
+            (false, 2, true, false, Step::Reject),
+            (true, 7, true, false, Step::Reject),
+            (true, 1, false, true, Step::Reject),
+        ];
+        for (again, tries, repaired, stopping, want) in cases {
+            assert_eq!(after_rejection(again, tries, 6, repaired, stopping), want, "{again} {tries} {repaired} {stopping}");
+        }
     }
 }

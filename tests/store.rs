@@ -1,0 +1,222 @@
+//! The store's contract, one suite for every backend: what refresh, the worker, publishing, the
+//! server and the commands rely on, through the `Store` traits alone. Runs on a real SQLite file.
+
+use std::collections::HashMap;
+
+use polyfeed::config::Filters;
+use polyfeed::detect::detect;
+use polyfeed::model::Entry;
+use polyfeed::store::{
+    Applied, EngineModel, FetchRecord, FetchResult, Job, JobEnd, MemoryKey, MemoryRow, QueueCounts, Retried, Spent, SqliteStore, Store, TranslationRow,
+    UsageRow,
+};
+
+fn entry(id: &str, day: u32, body: &str) -> Entry {
+    let published = polyfeed::parse::parse_timestamp(&format!("2026-11-{day:02}T10:00:00Z"));
+    Entry {
+        key: polyfeed::parse::entry_key(id, None, "", None),
+        source_id: id.into(),
+        link: Some(format!("https://e.org/{id}")),
+        title: format!("Title {id}"),
+        content: body.into(),
+        categories: vec!["ai".into()],
+        published,
+        updated: published,
+        ..Entry::default()
+    }
+}
+
+/// One fetch of `feed` with `entries`, detected against what the store knows, as refresh does it.
+fn fetch(store: &dyn Store, feed: &str, entries: &[Entry]) -> Applied {
+    let known = store.known_entries(feed).unwrap();
+    let first = !store.feed_state(feed).unwrap().has_entries;
+    let d = detect(entries, &known, first, 10, &Filters::default());
+    let mut record = FetchRecord::new(FetchResult::Ok);
+    record.etag = Some("\"v1\"".into());
+    store.record_fetch(feed, &format!("https://e.org/{feed}.xml"), &record, Some(&d), &["zh-CN"]).unwrap()
+}
+
+fn done(job: &Job, title: &str) -> JobEnd {
+    JobEnd::Done(TranslationRow {
+        entry_id: job.entry_id,
+        lang: job.lang.clone(),
+        version: job.version,
+        title_src: "src".into(),
+        title: title.into(),
+        content_src: "<p>x</p>".into(),
+        units: vec![Some("<p>译</p>".into())],
+        complete: true,
+    })
+}
+
+/// Every part of the contract, in order, on one fresh store.
+pub fn suite(store: &dyn Store) {
+    feeds_and_entries(store);
+    queue(store);
+    memory_and_usage(store);
+    publishing(store);
+    tokens(store);
+}
+
+fn feeds_and_entries(store: &dyn Store) {
+    assert_eq!(store.feed_state("a").unwrap(), Default::default(), "a feed never fetched has the default state");
+    let doc = [entry("a1", 1, "<p>one</p>"), entry("a2", 2, "<p>two</p>")];
+    assert_eq!(fetch(store, "a", &doc), Applied { new: 2, queued: 2, ..Applied::default() });
+    assert_eq!(fetch(store, "a", &doc), Applied::default(), "nothing is detected twice");
+    let state = store.feed_state("a").unwrap();
+    assert!(state.has_entries);
+    assert_eq!((state.etag.as_deref(), state.failures), (Some("\"v1\""), 0));
+    assert_eq!(store.known_entries("a").unwrap().len(), 2);
+
+    // Failures count up and keep the validators; a success resets them.
+    let fail = FetchRecord::new(FetchResult::Failed("HTTP 500".into()));
+    store.record_fetch("a", "https://e.org/a.xml", &fail, None, &[]).unwrap();
+    store.record_fetch("a", "https://e.org/a.xml", &fail, None, &[]).unwrap();
+    let state = store.feed_state("a").unwrap();
+    assert_eq!((state.failures, state.etag.as_deref()), (2, Some("\"v1\"")));
+    let edited = [entry("a1", 1, "<p>one, edited</p>")];
+    assert_eq!(fetch(store, "a", &edited), Applied { updated: 1, queued: 1, gone: 1, ..Applied::default() });
+    assert_eq!(store.feed_state("a").unwrap().failures, 0);
+    // A tombstone is never new again.
+    assert_eq!(fetch(store, "a", &[entry("a1", 1, "<p>one, edited</p>"), entry("a2", 2, "<p>two</p>")]), Applied::default());
+
+    fetch(store, "b", &[entry("b1", 3, "<p>three</p>")]);
+    let summaries = store.feed_summaries().unwrap();
+    let names: Vec<&str> = summaries.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["a", "b"]);
+    assert_eq!((summaries[0].entries, summaries[0].queued, summaries[0].last_result.as_deref()), (2, 2, Some("ok")));
+}
+
+fn queue(store: &dyn Store) {
+    assert_eq!(store.queue_counts().unwrap(), QueueCounts { queued: 3, ..QueueCounts::default() });
+    let jobs = store.lease_jobs(10, 600).unwrap();
+    // Newest entries first.
+    let order: Vec<String> = jobs.iter().map(|j| store.entry(j.entry_id).unwrap().unwrap().entry.source_id).collect();
+    assert_eq!(order, ["b1", "a2", "a1"]);
+    assert!(store.lease_jobs(10, 600).unwrap().is_empty(), "a leased job is not leased twice");
+    assert_eq!(store.queue_counts().unwrap().leased, 3);
+
+    let by_id: HashMap<&str, &Job> = order.iter().map(String::as_str).zip(&jobs).collect();
+    let a1 = store.entry(by_id["a1"].entry_id).unwrap().unwrap();
+    assert_eq!((a1.version, a1.entry.content.as_str()), (2, "<p>one, edited</p>"));
+    store.finish_job(by_id["b1"], &done(by_id["b1"], "标题 b1")).unwrap();
+    store.finish_job(by_id["a2"], &JobEnd::Retry { at: i64::MAX / 2, reason: "1 of 2 blocks untranslated".into() }).unwrap();
+    store.finish_job(by_id["a1"], &JobEnd::Failed { reason: "every reply lost a link".into() }).unwrap();
+    assert_eq!(store.queue_counts().unwrap(), QueueCounts { queued: 1, leased: 0, done: 1, failed: 1 });
+    assert!(store.lease_jobs(10, 600).unwrap().is_empty(), "a retry waits for its time");
+
+    let owed = store.unpublished(&["a", "b"], 10).unwrap();
+    assert_eq!(owed.total, 2);
+    let states: Vec<(&str, &str)> = owed.posts.iter().map(|u| (u.title.as_str(), u.state.as_str())).collect();
+    assert_eq!(states, [("Title a1", "failed"), ("Title a2", "queued")], "oldest first");
+    assert_eq!(owed.posts[0].last_error.as_deref(), Some("every reply lost a link"));
+    assert_eq!(store.unpublished(&["b"], 10).unwrap().total, 0);
+    assert_eq!(store.feed_summaries().unwrap()[0].failures_reasons, ["every reply lost a link"]);
+
+    assert_eq!(store.retry_failed(Some("b")).unwrap(), Retried::default());
+    assert_eq!(store.retry_failed(None).unwrap(), Retried { failed: 1, waiting: 1 });
+    let again = store.lease_jobs(10, 600).unwrap();
+    assert_eq!(again.len(), 2);
+    assert!(again.iter().all(|j| j.attempts == 0), "fresh attempts");
+    // A crash leaves jobs leased: the lock holder takes them back.
+    assert_eq!(store.recover_leases().unwrap(), 2);
+    for job in store.lease_jobs(10, 600).unwrap() {
+        store.finish_job(&job, &done(&job, &format!("标题 {}", job.entry_id))).unwrap();
+    }
+    assert_eq!(store.queue_counts().unwrap(), QueueCounts { done: 3, ..QueueCounts::default() });
+    // Finishing a job whose entry changed meanwhile (another version) changes nothing.
+    let stale = Job { version: 1, ..again[0].clone() };
+    store.finish_job(&stale, &JobEnd::Failed { reason: "late".into() }).unwrap();
+    assert_eq!(store.queue_counts().unwrap().failed, 0);
+}
+
+fn memory_and_usage(store: &dyn Store) {
+    let row = |hash: &str, engine: &str, t: &str| MemoryRow {
+        hash: hash.into(),
+        lang: "zh-CN".into(),
+        engine: engine.into(),
+        model: "m".into(),
+        instructions: 42,
+        source: "<p>src</p>".into(),
+        translation: t.into(),
+    };
+    let usage = |day: &str, feed: &str, tokens: u64, usd: f64| UsageRow {
+        day: day.into(),
+        feed: feed.into(),
+        entry_id: 1,
+        engine: "openai".into(),
+        model: "m".into(),
+        requests: 1,
+        prompt_tokens: tokens,
+        completion_tokens: 0,
+        cost_usd: usd,
+        estimated: false,
+    };
+    store.memory_store(&[row("h1", "openai", "一"), row("h2", "deepl", "二")], &[usage("2026-11-30", "a", 100, 0.5)]).unwrap();
+    store.memory_store(&[row("h1", "deepl", "壹")], &[usage("2026-12-01", "a", 10, 0.25), usage("2026-12-01", "b", 5, 0.0)]).unwrap();
+    // The same request's usage again adds up; it never replaces.
+    store.memory_store(&[], &[usage("2026-12-01", "a", 10, 0.25)]).unwrap();
+
+    let engines = [EngineModel { engine: "openai".into(), model: "m".into() }, EngineModel { engine: "deepl".into(), model: "m".into() }];
+    let keys = |h: &[&str], instructions: i64| h.iter().map(|h| MemoryKey { hash: h.to_string(), instructions }).collect::<Vec<_>>();
+    let found = store.memory_lookup(&keys(&["h1", "h2", "h3"], 42), "zh-CN", &engines).unwrap();
+    let want: HashMap<String, String> = [("h1", "一"), ("h2", "二")].into_iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+    assert_eq!(found, want, "the first engine of the chain that has a block wins");
+    assert!(store.memory_lookup(&keys(&["h1"], 43), "zh-CN", &engines).unwrap().is_empty(), "other instructions, other memory");
+    assert!(store.memory_lookup(&keys(&["h1"], 42), "ja", &engines).unwrap().is_empty());
+
+    assert_eq!(store.usage_since("2026-12-01", None).unwrap(), Spent { tokens: 25, usd: 0.5 });
+    assert_eq!(store.usage_since("2026-11-01", Some("a")).unwrap(), Spent { tokens: 120, usd: 1.0 });
+    let days: Vec<(String, u64)> = store.usage_by_day("2026-11-01").unwrap().into_iter().map(|d| (d.day, d.tokens)).collect();
+    assert_eq!(days, [("2026-11-30".to_string(), 100), ("2026-12-01".to_string(), 25)]);
+}
+
+fn publishing(store: &dyn Store) {
+    let items = store.publish_items(None, "zh-CN", 10).unwrap();
+    let ids: Vec<&str> = items.iter().map(|i| i.entry.entry.source_id.as_str()).collect();
+    assert_eq!(ids, ["b1", "a2", "a1"], "newest first");
+    assert_eq!(store.publish_items(Some("a"), "zh-CN", 1).unwrap().len(), 1);
+    assert!(store.publish_items(None, "ja", 10).unwrap().is_empty());
+    let a1 = items.iter().find(|i| i.entry.entry.source_id == "a1").unwrap();
+    assert_eq!(store.translation(a1.entry.id, "zh-CN").unwrap().as_ref(), Some(&a1.translation));
+
+    let last = items.iter().map(|i| i.seq).max().unwrap();
+    assert!(store.publish_items_since("zh-CN", last).unwrap().is_empty());
+    let before = store.publish_fingerprint("a", "zh-CN").unwrap();
+    assert_eq!(before, store.publish_fingerprint("a", "zh-CN").unwrap());
+
+    // The entry changes: queued again, translated again, seen by publishing as a change.
+    fetch(store, "a", &[entry("a1", 1, "<p>one, edited twice</p>"), entry("a2", 2, "<p>two</p>")]);
+    let job = store.lease_jobs(10, 600).unwrap().pop().unwrap();
+    store.finish_job(&job, &done(&job, "新标题")).unwrap();
+    let changed = store.publish_items_since("zh-CN", last).unwrap();
+    assert_eq!(changed.iter().map(|i| i.translation.title.as_str()).collect::<Vec<_>>(), ["新标题"]);
+    assert_ne!(store.publish_fingerprint("a", "zh-CN").unwrap(), before);
+
+    let meta = store.feed_meta("a").unwrap();
+    assert!(meta.is_some());
+    store.set_publish_marks(&[("k".into(), "1".into()), ("l".into(), "2".into())]).unwrap();
+    store.set_publish_marks(&[("k".into(), "3".into())]).unwrap();
+    let marks = store.publish_marks().unwrap();
+    assert_eq!((marks["k"].as_str(), marks["l"].as_str()), ("3", "2"));
+}
+
+fn tokens(store: &dyn Store) {
+    assert!(store.add_token("reader", "hash-1", "abc123").unwrap());
+    assert!(!store.add_token("reader", "hash-2", "def456").unwrap(), "a name is taken once");
+    assert!(store.add_token("other", "hash-3", "0f0f0f").unwrap());
+    assert_eq!(store.token_hashes().unwrap().len(), 2);
+    let names: Vec<String> = store.tokens().unwrap().into_iter().map(|t| t.name).collect();
+    assert_eq!(names, ["other", "reader"]);
+    assert!(store.revoke_token("reader").unwrap());
+    assert!(!store.revoke_token("reader").unwrap());
+    assert_eq!(store.token_hashes().unwrap(), ["hash-3"]);
+}
+
+#[test]
+fn sqlite_keeps_the_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("polyfeed.sqlite")).unwrap();
+    suite(&store);
+    assert_eq!(store.integrity_check().unwrap(), "ok");
+}
