@@ -80,6 +80,9 @@ pub struct Config {
     /// Parsed from `timezone` during validation.
     #[serde(skip, default = "default_tz")]
     pub tz: chrono_tz::Tz,
+    /// Parsed from `schedule` during validation.
+    #[serde(skip, default = "default_cron")]
+    pub cron: cron::Schedule,
 }
 
 /// One source feed.
@@ -124,6 +127,9 @@ pub struct FeedConfig {
     pub budget_usd_per_month: Option<f64>,
     #[serde(skip)]
     pub filters: Filters,
+    /// Parsed from `schedule` during validation, when the feed has its own.
+    #[serde(skip)]
+    pub cron: Option<cron::Schedule>,
 }
 
 /// How much of an entry is translated.
@@ -170,10 +176,9 @@ impl FeedConfig {
         self.target_languages.as_ref().unwrap_or(&config.target_languages).iter().map(|l| l.get_ref().as_str())
     }
 
-    /// The feed's own cron expression, else the global one, normalized to the cron crate's form.
-    pub fn schedule(&self, config: &Config) -> cron::Schedule {
-        let expr = self.schedule.as_ref().unwrap_or(&config.schedule);
-        parse_cron(expr.get_ref()).expect("validated at load")
+    /// The feed's own schedule, else the global one.
+    pub fn schedule<'a>(&'a self, config: &'a Config) -> &'a cron::Schedule {
+        self.cron.as_ref().unwrap_or(&config.cron)
     }
 
     pub fn timeout(&self, config: &Config) -> std::time::Duration {
@@ -239,7 +244,7 @@ impl Config {
                 format!("unknown time zone {:?} (use an IANA name such as \"Asia/Shanghai\")", self.timezone.get_ref()),
             )
         })?;
-        check_cron(text, &self.schedule, "schedule")?;
+        self.cron = check_cron(text, &self.schedule, "schedule")?;
         check_languages(text, &self.target_languages, "target_languages")?;
         for (value, key) in [(&self.max_concurrent_fetches, "max_concurrent_fetches"), (&self.max_per_host, "max_per_host")] {
             if *value.get_ref() == 0 {
@@ -279,9 +284,7 @@ impl Config {
             if let Some(proxy) = &feed.proxy {
                 check_url(text, proxy, "feeds.proxy")?;
             }
-            if let Some(s) = &feed.schedule {
-                check_cron(text, s, "feeds.schedule")?;
-            }
+            feed.cron = feed.schedule.as_ref().map(|s| check_cron(text, s, "feeds.schedule")).transpose()?;
             if let Some(t) = &feed.timeout {
                 check_seconds(text, t, "feeds.timeout")?;
             }
@@ -316,8 +319,8 @@ pub fn is_slug(s: &str) -> bool {
         && s.as_bytes()[0].is_ascii_alphanumeric()
 }
 
-fn check_cron(text: &str, value: &Spanned<String>, key: &str) -> Result<()> {
-    parse_cron(value.get_ref()).map(|_| ()).map_err(|e| invalid(text, &value.span(), key, format!("bad cron expression {:?}: {e}", value.get_ref())))
+fn check_cron(text: &str, value: &Spanned<String>, key: &str) -> Result<cron::Schedule> {
+    parse_cron(value.get_ref()).map_err(|e| invalid(text, &value.span(), key, format!("bad cron expression {:?}: {e}", value.get_ref())))
 }
 
 fn check_url(text: &str, value: &Spanned<String>, key: &str) -> Result<()> {
@@ -409,6 +412,9 @@ fn default_tz() -> chrono_tz::Tz {
 }
 fn default_schedule() -> Spanned<String> {
     Spanned::new(0..0, "0 */30 * * * *".into())
+}
+fn default_cron() -> cron::Schedule {
+    parse_cron(default_schedule().get_ref()).expect("the default schedule is a valid cron expression")
 }
 fn default_max_concurrent_fetches() -> Spanned<usize> {
     Spanned::new(0..0, 16)

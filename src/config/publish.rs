@@ -58,6 +58,9 @@ pub struct PublishConfig {
     /// Write the HTML site (index.html and reading pages).
     #[serde(default = "yes")]
     pub html: bool,
+    /// `public_url` parsed, with a trailing slash.
+    #[serde(skip, default = "default_base")]
+    base: url::Url,
 }
 
 impl Default for PublishConfig {
@@ -75,20 +78,22 @@ impl PublishConfig {
         })
     }
 
-    /// `public_url` with a trailing slash, ready for joining.
-    pub fn base_url(&self) -> url::Url {
+    /// `public_url` with a trailing slash, ready for joining (parsed once, at load).
+    pub fn base_url(&self) -> &url::Url {
+        &self.base
+    }
+
+    pub(crate) fn validate(&mut self, text: &str) -> Result<(), ConfigError> {
         let mut s = self.public_url.get_ref().clone();
         if !s.ends_with('/') {
             s.push('/');
         }
-        url::Url::parse(&s).expect("validated at load")
-    }
-
-    pub(crate) fn validate(&self, text: &str) -> Result<(), ConfigError> {
-        let url = url::Url::parse(self.public_url.get_ref()).ok().filter(|u| matches!(u.scheme(), "http" | "https"));
-        if url.is_none() {
-            let message = format!("{:?} is not an http(s) URL", self.public_url.get_ref());
-            return Err(invalid(text, &self.public_url.span(), "publish.public_url", message));
+        match url::Url::parse(&s).ok().filter(|u| matches!(u.scheme(), "http" | "https")) {
+            Some(url) => self.base = url,
+            None => {
+                let message = format!("{:?} is not an http(s) URL", self.public_url.get_ref());
+                return Err(invalid(text, &self.public_url.span(), "publish.public_url", message));
+            }
         }
         if *self.max_entries.get_ref() == 0 {
             return Err(invalid(text, &self.max_entries.span(), "publish.max_entries", "must be at least 1".into()));
@@ -99,6 +104,9 @@ impl PublishConfig {
 
 fn yes() -> bool {
     true
+}
+fn default_base() -> url::Url {
+    url::Url::parse(default_public_url().get_ref()).expect("the default public_url is a URL")
 }
 fn default_public_url() -> Spanned<String> {
     Spanned::new(0..0, "http://127.0.0.1:8080/".into())
