@@ -201,7 +201,7 @@ async fn scheduler(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
                     in_flight.remove(&name);
                     if let Some(feed) = config.feed(&name) {
                         let state = shared.store.feed_state(&name).unwrap_or_default();
-                        let at = next_run(&feed.schedule(&config), config.tz, Utc::now(), state.failures, state.not_before, rand::random::<f64>());
+                        let at = next_run(feed.schedule(&config), config.tz, Utc::now(), state.failures, state.not_before, rand::random::<f64>());
                         next.insert(name, at);
                     }
                     if changed {
