@@ -30,6 +30,7 @@ fn assert_stored_faithfully(w: &Workdir) {
     // A block of fewer than four words may come back as it went (names, "Claude 3.5 Sonnet"): the
     // checks accept that, so an echo of one is the one thing allowed besides the translation.
     let short = |text: &str| text.split(|c: char| !c.is_alphabetic()).filter(|w| w.chars().count() >= 2).count() < 4;
+    let comment = regex::Regex::new(r"(?s)<!--.*?-->").unwrap();
     for (title_src, title, content, units) in rows {
         let translated = polyfeed::text::html_to_plain(&fake_translate(&polyfeed::text::escape_html(&title_src)));
         assert!(title == translated || title == title_src && short(&title_src), "title {title:?} of {title_src:?}");
@@ -38,7 +39,9 @@ fn assert_stored_faithfully(w: &Workdir) {
         assert_eq!(units.len(), source.len(), "{title_src}");
         for (u, t) in source.iter().zip(&units) {
             let t = t.as_deref().unwrap_or_else(|| panic!("unit {:?} of {title_src:?} untranslated", u.html));
-            assert!(t == fake_translate(&u.html) || t == u.html && short(&segment::prose(&u.html)), "unit {:?} stored as {t:?}", u.html);
+            // HTML comments are not content: placeholders leave them out of what the engine sees.
+            let sent = comment.replace_all(&u.html, "");
+            assert!(t == fake_translate(&sent) || t == u.html && short(&segment::prose(&u.html)), "unit {:?} stored as {t:?}", u.html);
         }
     }
 }

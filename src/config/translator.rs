@@ -34,6 +34,27 @@ impl EngineKind {
     }
 }
 
+/// How a block's inline markup travels to a chat engine (openai, local).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// Elements with attributes as numbered placeholders (`<a1>text</a1>`), inline code and images
+    /// as self-closing ones (`<code2/>`): no URL, attribute or code reaches the model.
+    #[default]
+    Placeholders,
+    /// The HTML as it is.
+    Markup,
+}
+
+impl Protocol {
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Placeholders => "placeholders",
+            Protocol::Markup => "markup",
+        }
+    }
+}
+
 /// One engine of the chain.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -127,6 +148,10 @@ pub struct TranslatorConfig {
     /// Engines tried in order when the ones before are down or out of budget.
     #[serde(default)]
     pub fallback: Vec<EngineConfig>,
+    /// How inline markup travels to chat engines; DeepL and LibreTranslate always get the HTML,
+    /// which they read themselves.
+    #[serde(default)]
+    pub protocol: Protocol,
 
     /// Term -> fixed translation.
     #[serde(default)]

@@ -7,8 +7,9 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
-use super::config::{EngineConfig, EngineKind};
+use super::config::{EngineConfig, EngineKind, Protocol};
 use super::limits::RateLimiter;
+use super::placeholders;
 use super::prompt::{self, estimate_tokens};
 use super::segment::Unit;
 
@@ -58,10 +59,12 @@ pub struct Engine {
     limiter: RateLimiter,
     /// At most `max_concurrency` requests in flight to this engine.
     slots: Semaphore,
+    /// How inline markup travels, for chat engines.
+    protocol: Protocol,
 }
 
 impl Engine {
-    pub fn new(mut config: EngineConfig) -> Result<Engine, Unusable> {
+    pub fn new(mut config: EngineConfig, protocol: Protocol) -> Result<Engine, Unusable> {
         let key = match &config.api_key_env {
             Some(var) => match std::env::var(var) {
                 Ok(k) if !k.trim().is_empty() => Some(k.trim().to_string()),
@@ -92,6 +95,7 @@ impl Engine {
             client,
             key,
             config,
+            protocol,
         })
     }
 
@@ -119,13 +123,37 @@ impl Engine {
         let _slot = self.slots.acquire().await.expect("never closed");
         let estimate: usize = units.iter().map(|u| estimate_tokens(&u.html)).sum::<usize>() + estimate_tokens(system);
         self.limiter.acquire(estimate.min(u32::MAX as usize) as u32).await;
-        let result = match self.config.engine.get_ref() {
+        let chat = matches!(self.config.engine.get_ref(), EngineKind::Openai | EngineKind::Local);
+        let result =
+            if chat && self.protocol == Protocol::Placeholders { self.with_placeholders(units, system).await } else { self.send(units, target, system).await };
+        result.map_err(|e| self.scrub(e))
+    }
+
+    async fn send(&self, units: &[&Unit], target: &str, system: &str) -> Result<Reply, EngineError> {
+        match self.config.engine.get_ref() {
             EngineKind::Openai => self.openai(units, system).await,
             EngineKind::Deepl => self.deepl(units, target).await,
             EngineKind::Libretranslate => self.libre(units, target).await,
             EngineKind::Local => self.local(units, system).await,
+        }
+    }
+
+    /// A chat request whose blocks carry placeholders for their inline markup; the reply's blocks
+    /// come back with the markup put back, for the checks to judge against the source.
+    async fn with_placeholders(&self, units: &[&Unit], system: &str) -> Result<Reply, EngineError> {
+        let wires: Vec<placeholders::Wire> = units.iter().map(|u| placeholders::encode(&u.html)).collect();
+        let sent: Vec<Unit> = units.iter().zip(&wires).map(|(u, w)| Unit { html: w.html.clone(), ..(*u).clone() }).collect();
+        let refs: Vec<&Unit> = sent.iter().collect();
+        let mut reply = match self.config.engine.get_ref() {
+            EngineKind::Local => self.local(&refs, system).await?,
+            _ => self.openai(&refs, system).await?,
         };
-        result.map_err(|e| self.scrub(e))
+        for (id, html) in &mut reply.blocks {
+            if let Some(wire) = wires.get(*id) {
+                *html = placeholders::decode(wire, html);
+            }
+        }
+        Ok(reply)
     }
 
     async fn openai(&self, units: &[&Unit], system: &str) -> Result<Reply, EngineError> {

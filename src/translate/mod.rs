@@ -9,6 +9,7 @@ pub mod engine;
 pub mod limits;
 pub mod local;
 pub mod models;
+pub mod placeholders;
 pub mod prompt;
 pub mod segment;
 pub mod verify;

@@ -176,7 +176,7 @@ impl Worker {
         let mut engines = Vec::new();
         let mut reasons = Vec::new();
         for ec in tcfg.engines() {
-            match Engine::new(ec) {
+            match Engine::new(ec, tcfg.protocol) {
                 Ok(e) => engines.push(e),
                 Err(e) => reasons.push(e.0),
             }
@@ -430,7 +430,7 @@ impl Worker {
 
     /// The instructions a unit is translated under, as the memory keys them.
     fn instructions_key(&self, lang: &str, unit: &Unit) -> i64 {
-        prompt::instructions_key(lang, &unit.html, &self.tcfg.glossary, &self.tcfg.keep)
+        prompt::instructions_key(lang, &unit.html, &self.tcfg.glossary, &self.tcfg.keep, self.tcfg.protocol)
     }
 
     fn concurrency(&self) -> usize {
@@ -480,7 +480,7 @@ impl Worker {
     /// `repair`: why the last translation of this (single) block was rejected, said to the engine.
     async fn run_batch(&self, units: &[Pending], repair: Option<&str>) -> BatchEnd {
         let lang = units[0].lang.clone();
-        let mut system = prompt::system_message(&lang, &self.tcfg.glossary, &self.tcfg.keep);
+        let mut system = prompt::system_message(&lang, &self.tcfg.glossary, &self.tcfg.keep, self.tcfg.protocol);
         if let Some(why) = repair {
             system.push_str(&prompt::repair_note(why));
         }
