@@ -370,3 +370,66 @@ fn a_spent_feed_budget_ends_the_run_and_keeps_the_posts_waiting() {
     let attempts: i64 = conn.query_row("SELECT sum(attempts) FROM queue", [], |r| r.get(0)).unwrap();
     assert_eq!(attempts, 0);
 }
+
+/// Posts of many long paragraphs (the real post's sentences), `tag` making them new ones.
+fn long_posts(n: u32, tag: &str) -> Vec<AtomEntry> {
+    let paragraph = |i: u32, j: u32| {
+        format!(
+            "<p>{tag} {i}.{j}: a lot has happened in the world of Large Language Models over the course of the year, and here is a review of the things we figured out about the field, plus my attempt at identifying key themes.</p>"
+        )
+    };
+    (0..n)
+        .map(|i| AtomEntry {
+            day: 20 - i,
+            slug: format!("{tag}-{i}"),
+            title: format!("{tag} {i}"),
+            html: (0..8).map(|j| paragraph(i, j)).collect(),
+            tags: vec![],
+        })
+        .collect()
+}
+
+#[test]
+fn an_engine_that_fails_long_requests_gets_shorter_ones_and_it_is_remembered() {
+    // A small model: in a request of more than LONG tokens of source it loses its way a third of
+    // the way in (the rest of the blocks come back missing); shorter requests it translates well.
+    const LONG: usize = 800;
+    let tokens = |b: &(usize, String, String)| polyfeed::translate::prompt::estimate_tokens(&b.2);
+    let feeds = Server::start();
+    feeds.feed("/feed", ATOM, &atom_feed(&long_posts(4, "First"), false), "\"v1\"");
+    let engine_server = Server::start();
+    engine_server.route(CHAT, move |req: &common::Seen, _: usize| {
+        let mut blocks = request_blocks(req);
+        let size: usize = blocks.iter().map(tokens).sum();
+        if size > LONG {
+            blocks.truncate(blocks.len() / 3);
+        }
+        completion(&reply_html(&blocks, fake_translate), 10, 10)
+    });
+    let w = Workdir::new(&config_for(&[("simon", &feeds.url("/feed"))], &engine::translator_config(&engine_server.url("/v1"), "temperature = 0"), ""));
+    let run = w.run(&["refresh"]);
+    assert_eq!(run.code, 0, "every post arrives: {run:?}");
+    assert_stored_faithfully(&w);
+    let learned = || {
+        let conn = rusqlite::Connection::open(w.path().join("cache/polyfeed.sqlite")).unwrap();
+        conn.query_row("SELECT batch_tokens FROM engines WHERE engine = 'openai' AND model = 'test-model'", [], |r| r.get::<_, i64>(0)).unwrap() as usize
+    };
+    let after_first = learned();
+    assert!(after_first <= LONG, "the engine's batches got short enough: {after_first}");
+    let first_requests = engine_server.seen(CHAT).len();
+    let body_sizes = |from: usize| -> Vec<usize> {
+        engine_server.seen(CHAT)[from..].iter().map(request_blocks).filter(|b| b.len() > 1).map(|b| b.iter().map(tokens).sum()).collect()
+    };
+    assert!(body_sizes(0).iter().any(|t| *t > LONG), "the first run started with long requests");
+
+    // The next run starts where this one ended: no request too long for the engine.
+    feeds.feed("/feed", ATOM, &atom_feed(&long_posts(4, "Second").into_iter().chain(long_posts(4, "First")).collect::<Vec<_>>(), false), "\"v2\"");
+    let run = w.run(&["refresh"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let second = body_sizes(first_requests);
+    assert!(!second.is_empty() && second.iter().all(|t| *t <= LONG), "a remembered size: {second:?}");
+    println!(
+        "batches: 1500 source tokens at first, {after_first} after one run; the first run sent {first_requests} requests, the second {} for as much",
+        engine_server.seen(CHAT).len() - first_requests
+    );
+}

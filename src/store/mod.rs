@@ -293,6 +293,12 @@ pub trait MemoryStore: Send + Sync {
     /// Stores checked translations and the usage of the request that produced them, together:
     /// nothing is paid for without its result being kept.
     fn memory_store(&self, rows: &[MemoryRow], usage: &[UsageRow]) -> Result<()>;
+
+    /// The source tokens per request learned for an engine, if any.
+    fn batch_tokens(&self, engine: &EngineModel) -> Result<Option<usize>>;
+
+    /// Remembers the source tokens per request an engine handles.
+    fn set_batch_tokens(&self, engine: &EngineModel, tokens: usize) -> Result<()>;
 }
 
 /// What a block is looked up by in the memory, beside its language and engine.

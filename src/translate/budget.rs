@@ -112,6 +112,26 @@ impl Ledger {
     }
 }
 
+/// The source tokens per request an engine is given next, after a batch of `sent` blocks and
+/// `size` source tokens of which `failed` came back missing, cut, invented or rejected by the
+/// checks: half that size when more than half failed (a small model that loses its way in long
+/// requests gets shorter ones); a quarter more when none did and the batch was about as long as
+/// allowed (a short batch that went well proves nothing about longer ones); else as it was, and
+/// never over `configured`. A single block says nothing about batches. At least 1 (then every
+/// block travels alone).
+pub fn next_batch_tokens(current: usize, configured: usize, sent: usize, size: usize, failed: usize) -> usize {
+    let next = if sent <= 1 {
+        current
+    } else if failed * 2 > sent {
+        current.min(size) / 2
+    } else if failed == 0 && size * 4 >= current * 3 {
+        current + (current / 4).max(1)
+    } else {
+        current
+    };
+    next.clamp(1, configured.max(1))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,6 +189,39 @@ mod tests {
             assert_eq!(parts.iter().map(|b| b.completion_tokens).sum::<u64>(), bill.completion_tokens);
             assert!((parts.iter().map(|b| b.usd).sum::<f64>() - bill.usd).abs() < 1e-12);
         }
+    }
+
+    #[test]
+    fn batches_shrink_for_an_engine_that_fails_them_and_grow_back() {
+        // (current, sent, size, failed) -> next, configured 1500
+        let cases = [
+            (1500, 10, 1400, 6, 700),
+            (1500, 10, 1400, 5, 1500),
+            (1500, 10, 1400, 0, 1500),
+            (750, 10, 700, 0, 937),
+            // A short batch that went well proves nothing; one that failed says how long is too long.
+            (750, 3, 200, 0, 750),
+            (1500, 3, 600, 3, 300),
+            (750, 1, 700, 1, 750),
+            (1, 2, 80, 2, 1),
+            (3, 3, 90, 3, 1),
+            (100, 4, 100, 1, 100),
+        ];
+        for (current, sent, size, failed, want) in cases {
+            assert_eq!(next_batch_tokens(current, 1500, sent, size, failed), want, "{current} {sent} {size} {failed}");
+        }
+        // Failing full batches reaches single blocks in a handful of runs, and good ones bring it back.
+        let mut t = 1500;
+        for _ in 0..11 {
+            t = next_batch_tokens(t, 1500, 8, t, 8);
+        }
+        assert_eq!(t, 1);
+        let mut rounds = 0;
+        while t < 1500 {
+            t = next_batch_tokens(t, 1500, 8, t, 0);
+            rounds += 1;
+        }
+        assert!(rounds < 40, "{rounds}");
     }
 
     #[test]

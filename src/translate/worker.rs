@@ -3,6 +3,7 @@
 //! (so nothing is paid twice), and finish each job: done, retry later, failed, or released.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -167,6 +168,9 @@ pub struct Worker {
     report: Mutex<Report>,
     /// What was spent today and this month, for the budgets.
     ledger: Mutex<Ledger>,
+    /// Source tokens per request, per engine: `batch_tokens`, or less for an engine that failed
+    /// long requests (learned, and remembered in the store).
+    batch_tokens: Vec<AtomicUsize>,
 }
 
 impl Worker {
@@ -187,7 +191,16 @@ impl Worker {
         for r in &reasons {
             tracing::warn!(reason = %r, "a fallback engine is not usable");
         }
+        // What each engine was found to handle, in earlier runs.
+        let batch_tokens = engines
+            .iter()
+            .map(|e| {
+                let learned = store.batch_tokens(&EngineModel { engine: e.name().to_string(), model: e.model().to_string() }).ok().flatten();
+                AtomicUsize::new(learned.unwrap_or(tcfg.batch_tokens).min(tcfg.batch_tokens))
+            })
+            .collect();
         Ok(Worker {
+            batch_tokens,
             breakers: Breakers::new(engines.len()),
             metrics,
             stopping: std::sync::atomic::AtomicBool::new(false),
@@ -425,7 +438,8 @@ impl Worker {
             return units.into_iter().map(|u| vec![u]).collect();
         }
         let tokens: Vec<usize> = units.iter().map(|p| prompt::estimate_tokens(&p.unit.html)).collect();
-        prompt::batches(&tokens, self.tcfg.batch_tokens).into_iter().map(|r| units[r].to_vec()).collect()
+        let budget = self.batch_tokens.first().map_or(self.tcfg.batch_tokens, |b| b.load(Ordering::Relaxed));
+        prompt::batches(&tokens, budget).into_iter().map(|r| units[r].to_vec()).collect()
     }
 
     /// The instructions a unit is translated under, as the memory keys them.
@@ -485,7 +499,7 @@ impl Worker {
             system.push_str(&prompt::repair_note(why));
         }
         let refs: Vec<&Unit> = units.iter().map(|p| &p.unit).collect();
-        let (engine, reply) = loop {
+        let (i, engine, reply) = loop {
             let i = match self.pick_engine().await {
                 Ok(i) => i,
                 Err(why) => return BatchEnd::NotSent(why),
@@ -499,7 +513,7 @@ impl Worker {
             match self.call(engine, &refs, &lang, &system).await {
                 Ok(reply) => {
                     self.breakers.succeeded(i);
-                    break (engine, reply);
+                    break (i, engine, reply);
                 }
                 Err(e) => {
                     let permanent = matches!(e, EngineError::Permanent(_));
@@ -545,6 +559,8 @@ impl Worker {
         })
         .await
         .unwrap_or_else(|e| vec![Err(Rejection { reason: format!("checking failed: {e}"), again: true }); n]);
+        let size = units.iter().map(|u| prompt::estimate_tokens(&u.unit.html)).sum();
+        self.learn(i, n, size, checked.iter().filter(|r| r.is_err()).count());
         let rows: Vec<MemoryRow> = units
             .iter()
             .zip(&checked)
@@ -576,6 +592,21 @@ impl Worker {
             tracing::info!(blocks = checked.iter().filter(|r| r.is_err()).count(), of = n, "blocks of a batch failed their checks; they go again alone");
         }
         BatchEnd::Replied(checked)
+    }
+
+    /// Sizes engine `i`'s next batches by how this one went, and remembers a change.
+    fn learn(&self, i: usize, sent: usize, size: usize, failed: usize) {
+        let current = self.batch_tokens[i].load(Ordering::Relaxed);
+        let next = budget::next_batch_tokens(current, self.tcfg.batch_tokens, sent, size, failed);
+        if next == current {
+            return;
+        }
+        self.batch_tokens[i].store(next, Ordering::Relaxed);
+        let engine = &self.engines[i];
+        tracing::info!(engine = engine.name(), model = engine.model(), from = current, to = next, failed, of = sent, "batch size changed");
+        if let Err(e) = self.store.set_batch_tokens(&EngineModel { engine: engine.name().to_string(), model: engine.model().to_string() }, next) {
+            tracing::warn!(error = %e, "cannot remember the batch size");
+        }
     }
 
     /// One request with retries on transient and malformed replies.

@@ -25,6 +25,23 @@ impl MemoryStore for SqliteStore {
         Ok(found)
     }
 
+    fn batch_tokens(&self, engine: &EngineModel) -> Result<Option<usize>> {
+        let conn = self.conn();
+        let n: Option<i64> = conn
+            .query_row("SELECT batch_tokens FROM engines WHERE engine = ?1 AND model = ?2", params![engine.engine, engine.model], |r| r.get(0))
+            .optional()?;
+        Ok(n.map(|n| n.max(1) as usize))
+    }
+
+    fn set_batch_tokens(&self, engine: &EngineModel, tokens: usize) -> Result<()> {
+        self.conn().execute(
+            "INSERT INTO engines (engine, model, batch_tokens, updated_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (engine, model) DO UPDATE SET batch_tokens = excluded.batch_tokens, updated_at = excluded.updated_at",
+            params![engine.engine, engine.model, tokens as i64, now()],
+        )?;
+        Ok(())
+    }
+
     fn memory_store(&self, rows: &[MemoryRow], usage: &[UsageRow]) -> Result<()> {
         let t = now();
         let mut conn = self.conn();

@@ -26,6 +26,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0003_publish.sql"),
     include_str!("../../../migrations/0004_tokens.sql"),
     include_str!("../../../migrations/0005_fewer_indexes.sql"),
+    include_str!("../../../migrations/0006_engines.sql"),
 ];
 
 pub struct SqliteStore {
