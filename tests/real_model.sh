@@ -2,7 +2,7 @@
 # End to end with real models, no test doubles: polyfeed translates a loopback copy of a small real
 # feed (paragraphs of simonwillison.net's "Things we learned about LLMs in 2024")
 #   1. through llama.cpp's llama-server (engine "openai") on Qwen2.5-Coder-0.5B-Instruct, and
-#   2. in-process (engine "local", candle) on Qwen2.5-Coder-1.5B-Instruct, on fewer blocks.
+#   2. in-process (engine "local", llama.cpp through llama-cpp-2) on Qwen2.5-Coder-1.5B-Instruct, on fewer blocks.
 # Each run must complete; every published translated block must pass the faithfulness checks again
 # (`polyfeed verify`, independent of the run); at least half the blocks must be translated (a small
 # model fails some, and the checks must catch those); a rerun must send nothing.

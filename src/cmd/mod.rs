@@ -91,20 +91,7 @@ fn load_config(path: &Path) -> Result<Config> {
     if !path.exists() {
         return Err(CommandError::Usage(format!("no config at {} (create one with `polyfeed init`, or pass --config PATH)", path.display())));
     }
-    let config = Config::from_file(path)?;
-    local_threads(&config);
-    Ok(config)
-}
-
-/// The local engine's `threads`, for candle, which reads them from its environment variable once.
-/// Set here, before the command starts any thread.
-fn local_threads(config: &Config) {
-    if let Some(n) = config.translator.as_ref().and_then(|t| t.local_threads())
-        && std::env::var_os("CANDLE_NUM_THREADS").is_none()
-    {
-        // SAFETY: called while the process has a single thread (before any runtime starts).
-        unsafe { std::env::set_var("CANDLE_NUM_THREADS", n.to_string()) };
-    }
+    Ok(Config::from_file(path)?)
 }
 
 fn open_store(config: &Config) -> Result<Arc<SqliteStore>> {

@@ -68,7 +68,7 @@ pub struct EngineConfig {
     pub model: String,
     /// `local`: the GGUF file (relative paths are taken from the config file's directory).
     pub model_path: Option<PathBuf>,
-    /// `local`: threads for inference (default: the physical cores).
+    /// `local`: threads for inference (default: the CPUs available to the process).
     pub threads: Option<usize>,
     /// `local`: tokens of prompt and reply together, at most.
     #[serde(default = "default_context_size")]
@@ -225,11 +225,6 @@ impl TranslatorConfig {
         for e in &mut self.fallback {
             resolve_model(*e.engine.get_ref(), &mut e.model, &mut e.model_path, base, cache_dir);
         }
-    }
-
-    /// The threads the first `local` engine asks for.
-    pub fn local_threads(&self) -> Option<usize> {
-        self.engines().iter().find(|e| *e.engine.get_ref() == EngineKind::Local).and_then(|e| e.threads)
     }
 
     /// The cost in USD of a request, from the price table (0 when the model has no price).

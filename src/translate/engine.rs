@@ -197,10 +197,11 @@ impl Engine {
     async fn local(&self, units: &[&Unit], system: &str) -> Result<Reply, EngineError> {
         let path = self.config.local_model_path();
         let context = self.config.context_size;
+        let threads = self.config.threads;
         let model = self
             .local
             .get_or_try_init(|| async move {
-                tokio::task::spawn_blocking(move || super::local::Model::load(&path, context))
+                tokio::task::spawn_blocking(move || super::local::Model::load(&path, context, threads))
                     .await
                     .map_err(|e| EngineError::Permanent(format!("loading the model failed: {e}")))?
                     .map_err(|e| EngineError::Permanent(e.0))

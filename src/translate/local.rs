@@ -1,7 +1,9 @@
-//! The `local` engine: a GGUF chat model of the Qwen2 family run in-process with candle, on the
-//! CPU. It speaks the same protocol as the OpenAI-compatible engine (system message, the source
-//! blocks as HTML, the reply read back block by block), so segmentation, checks, memory and queue
-//! are the same. One model load per process: the daemon keeps it warm between passes.
+//! The `local` engine: a GGUF chat model run in-process by llama.cpp (through the llama-cpp-2
+//! binding, built from source), on the CPU. It speaks the same protocol as the OpenAI-compatible
+//! engine (system message, the source blocks, the reply read back block by block), so
+//! segmentation, checks, memory and queue are the same. One model load per process, kept warm by
+//! the daemon; the model's own chat template; the instructions' tokens are evaluated once and their
+//! KV cache reused for every block that follows (a prompt prefix cache, as llama-server's).
 //!
 //! Built only with the `local` cargo feature; without it the engine says how to get it.
 
@@ -51,7 +53,7 @@ pub struct Model;
 
 #[cfg(not(feature = "local"))]
 impl Model {
-    pub fn load(path: &Path, _context: usize) -> Result<std::sync::Arc<Model>, Unusable> {
+    pub fn load(path: &Path, _context: usize, _threads: Option<usize>) -> Result<std::sync::Arc<Model>, Unusable> {
         check_usable(path).map(|()| std::sync::Arc::new(Model))
     }
 
@@ -62,17 +64,19 @@ impl Model {
 
 #[cfg(feature = "local")]
 mod imp {
-    use std::collections::HashMap;
+    use std::num::NonZeroU32;
     use std::path::{Path, PathBuf};
-    use std::sync::{Arc, Mutex, OnceLock};
+    use std::sync::{Arc, Mutex, OnceLock, mpsc};
     use std::time::Instant;
 
-    use candle_core::quantized::tokenizer::TokenizerFromGguf;
-    use candle_core::quantized::{GgmlDType, QTensor, gguf_file};
-    use candle_core::{Device, Tensor};
-    use candle_transformers::generation::{LogitsProcessor, Sampling};
-    use candle_transformers::models::quantized_qwen2::ModelWeights;
-    use tokenizers::Tokenizer;
+    use llama_cpp_2::context::LlamaContext;
+    use llama_cpp_2::context::params::LlamaContextParams;
+    use llama_cpp_2::llama_backend::LlamaBackend;
+    use llama_cpp_2::llama_batch::LlamaBatch;
+    use llama_cpp_2::model::params::LlamaModelParams;
+    use llama_cpp_2::model::{LlamaChatMessage, LlamaModel};
+    use llama_cpp_2::sampling::LlamaSampler;
+    use llama_cpp_2::token::LlamaToken;
 
     use super::super::engine::{EngineError, Reply, Unusable, Usage};
     use super::super::prompt;
@@ -84,83 +88,109 @@ mod imp {
         source_tokens * 2 + 64
     }
 
-    /// A loaded model. Generation needs the weights' KV cache to itself: one block at a time.
+    /// One generation asked of the model's thread.
+    struct Turn {
+        system: String,
+        user: String,
+        temperature: f32,
+        deadline: Instant,
+        answer: mpsc::SyncSender<Result<(String, u64, u64), EngineError>>,
+    }
+
+    /// A loaded model: a thread of its own owns the weights and their context (llama.cpp's context
+    /// borrows the model), and generates one turn at a time. The last handle dropped ends the
+    /// thread, which frees both.
     pub struct Model {
-        weights: Mutex<ModelWeights>,
-        tokenizer: Tokenizer,
-        /// Tokens that end a reply (<|im_end|>, <|endoftext|>).
-        stop: Vec<u32>,
-        context: usize,
+        turns: Mutex<mpsc::Sender<Turn>>,
     }
 
-    /// Block types candle multiplies without SIMD on the CPU. Small Qwen2 models (hidden size 896,
-    /// not a multiple of 256) carry most of their weights as Q5_0, which made the 0.5B model 10x
-    /// slower than its size suggests.
-    fn slow_on_cpu(dtype: GgmlDType) -> bool {
-        matches!(dtype, GgmlDType::Q5_0 | GgmlDType::Q5_1)
+    /// llama.cpp's backend, initialized once per process.
+    fn backend() -> Result<&'static LlamaBackend, Unusable> {
+        static BACKEND: OnceLock<Result<LlamaBackend, String>> = OnceLock::new();
+        BACKEND
+            .get_or_init(|| {
+                llama_cpp_2::send_logs_to_tracing(llama_cpp_2::LogOptions::default().with_logs_enabled(false));
+                LlamaBackend::init().map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(|e| Unusable(format!("cannot start llama.cpp: {e}")))
     }
 
-    /// The model with its slow blocks requantized to Q8_0 (8 bits from 5: no precision lost), as an
-    /// in-memory GGUF to load from. Costs a few seconds and the model's size again while loading.
-    fn requantized<R: std::io::Read + std::io::Seek>(
-        content: gguf_file::Content,
-        file: &mut R,
-    ) -> candle_core::Result<(gguf_file::Content, std::io::Cursor<Vec<u8>>)> {
-        let mut tensors = Vec::with_capacity(content.tensor_infos.len());
-        for (name, info) in &content.tensor_infos {
-            let tensor = content.tensor(file, name, &Device::Cpu)?;
-            let tensor = if slow_on_cpu(info.ggml_dtype) { QTensor::quantize(&tensor.dequantize(&Device::Cpu)?, GgmlDType::Q8_0)? } else { tensor };
-            tensors.push((name.as_str(), tensor));
+    /// The instruction sets this build of llama.cpp was compiled for (see `.cargo/config.toml`):
+    /// a CPU without them is refused with that reason rather than crashing.
+    fn cpu_supported() -> Result<(), Unusable> {
+        #[cfg(target_arch = "x86_64")]
+        if !(std::is_x86_feature_detected!("avx2")
+            && std::is_x86_feature_detected!("fma")
+            && std::is_x86_feature_detected!("f16c")
+            && std::is_x86_feature_detected!("bmi2"))
+        {
+            return Err(Unusable(
+                "this CPU lacks AVX2, FMA, F16C or BMI2, which this build of the local engine uses; rebuild with GGML_AVX2=OFF \
+                 GGML_FMA=OFF GGML_F16C=OFF GGML_BMI2=OFF in the environment, or use an openai engine"
+                    .into(),
+            ));
         }
-        let metadata: Vec<(&str, &gguf_file::Value)> = content.metadata.iter().map(|(k, v)| (k.as_str(), v)).collect();
-        let refs: Vec<(&str, &QTensor)> = tensors.iter().map(|(n, t)| (*n, t)).collect();
-        let mut bytes = std::io::Cursor::new(Vec::new());
-        gguf_file::write(&mut bytes, &metadata, &refs)?;
-        drop(refs);
-        drop(tensors);
-        bytes.set_position(0);
-        let content = gguf_file::Content::read(&mut bytes)?;
-        Ok((content, bytes))
+        Ok(())
     }
 
-    /// Models loaded by this process, by file: loaded once, kept warm.
-    static LOADED: OnceLock<Mutex<Loaded>> = OnceLock::new();
-    type Loaded = HashMap<(PathBuf, usize), Arc<Model>>;
+    /// The model this process has loaded, by file, context size and threads: loaded once, kept warm.
+    static LOADED: OnceLock<Mutex<Option<Loaded>>> = OnceLock::new();
+    type Loaded = ((PathBuf, usize, usize), Arc<Model>);
 
     impl Model {
-        /// The model at `path`, loaded on first use (seconds for a 1 GB file) and shared after.
-        /// (`Engine::new` has checked the file with `check_usable`.)
-        pub fn load(path: &Path, context: usize) -> Result<Arc<Model>, Unusable> {
-            let key = (path.to_path_buf(), context);
-            let mut loaded = LOADED.get_or_init(Default::default).lock().expect("model table");
-            if let Some(m) = loaded.get(&key) {
+        /// The model at `path`, loaded on first use (a second or two: llama.cpp maps the file) and
+        /// shared after. (`Engine::new` has checked the file with `check_usable`.)
+        pub fn load(path: &Path, context: usize, threads: Option<usize>) -> Result<Arc<Model>, Unusable> {
+            cpu_supported()?;
+            let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            let key = (path.to_path_buf(), context, threads);
+            let mut loaded = LOADED.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((k, m)) = loaded.as_ref()
+                && *k == key
+            {
                 return Ok(m.clone());
             }
             // One model stays warm: a reload that switches models lets the old one go first.
-            loaded.clear();
+            *loaded = None;
+            let backend = backend()?;
             let started = Instant::now();
-            let model = Arc::new(Model::read(path, context).map_err(|e| Unusable(format!("cannot load the model {}: {e}", path.display())))?);
-            tracing::info!(model = %path.display(), seconds = started.elapsed().as_secs_f64(), "model loaded");
-            loaded.insert(key, model.clone());
-            Ok(model)
-        }
-
-        fn read(path: &Path, context: usize) -> candle_core::Result<Model> {
-            let mut file = std::io::BufReader::new(std::fs::File::open(path)?);
-            let content = gguf_file::Content::read(&mut file).map_err(|e| e.with_path(path))?;
-            let arch = content.metadata.get("general.architecture").and_then(|v| v.to_string().ok()).cloned().unwrap_or_default();
-            if arch != "qwen2" {
-                candle_core::bail!("its architecture is {arch:?}; the local engine runs qwen2 models (Qwen2.5 instruct GGUFs)");
+            let (turns, inbox) = mpsc::channel::<Turn>();
+            let (ready_tx, ready) = mpsc::sync_channel::<Result<(), String>>(1);
+            let file = path.to_path_buf();
+            std::thread::Builder::new()
+                .name("local-model".into())
+                .spawn(move || {
+                    let model = match LlamaModel::load_from_file(backend, &file, &LlamaModelParams::default()) {
+                        Ok(m) => m,
+                        Err(e) => return drop(ready_tx.send(Err(e.to_string()))),
+                    };
+                    let n_ctx = NonZeroU32::new(context as u32);
+                    let params = LlamaContextParams::default()
+                        .with_n_ctx(n_ctx)
+                        .with_n_batch(context as u32)
+                        .with_n_threads(threads as i32)
+                        .with_n_threads_batch(threads as i32);
+                    let mut session = match model.new_context(backend, params) {
+                        Ok(ctx) => Session { model: &model, ctx, cached: Vec::new(), context },
+                        Err(e) => return drop(ready_tx.send(Err(e.to_string()))),
+                    };
+                    let _ = ready_tx.send(Ok(()));
+                    for turn in inbox {
+                        let result = session.generate(&turn);
+                        let _ = turn.answer.send(result);
+                    }
+                })
+                .map_err(|e| Unusable(format!("cannot start the model's thread: {e}")))?;
+            match ready.recv() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Err(Unusable(format!("cannot load the model {}: {e}", path.display()))),
+                Err(_) => return Err(Unusable(format!("cannot load the model {}: its thread ended", path.display()))),
             }
-            let tokenizer = Tokenizer::from_gguf(&content)?;
-            let weights = if content.tensor_infos.values().any(|t| slow_on_cpu(t.ggml_dtype)) {
-                let (content, mut bytes) = requantized(content, &mut file)?;
-                ModelWeights::from_gguf(content, &mut bytes, &Device::Cpu)?
-            } else {
-                ModelWeights::from_gguf(content, &mut file, &Device::Cpu)?
-            };
-            let stop = ["<|im_end|>", "<|endoftext|>"].iter().filter_map(|t| tokenizer.token_to_id(t)).collect();
-            Ok(Model { weights: Mutex::new(weights), tokenizer, stop, context })
+            tracing::info!(model = %path.display(), seconds = started.elapsed().as_secs_f64(), threads, "model loaded");
+            let model = Arc::new(Model { turns: Mutex::new(turns) });
+            *loaded = Some((key, model.clone()));
+            Ok(model)
         }
 
         /// Translates the units one block per request (a small model is held to the structure
@@ -170,7 +200,10 @@ mod imp {
             let mut usage = Usage::default();
             for (i, unit) in units.iter().enumerate() {
                 let user = prompt::user_message(&[unit]);
-                let (content, prompt_tokens, completion_tokens) = self.generate(system, &user, temperature, deadline)?;
+                let (answer, reply) = mpsc::sync_channel(1);
+                let turn = Turn { system: system.to_string(), user, temperature, deadline, answer };
+                self.turns.lock().unwrap_or_else(|e| e.into_inner()).send(turn).map_err(|_| EngineError::Permanent("the model's thread ended".into()))?;
+                let (content, prompt_tokens, completion_tokens) = reply.recv().map_err(|_| EngineError::Permanent("the model's thread ended".into()))??;
                 usage.prompt_tokens += prompt_tokens;
                 usage.completion_tokens += completion_tokens;
                 if let Some((_, html)) = prompt::read_reply(&[unit], &content).into_iter().next() {
@@ -179,57 +212,94 @@ mod imp {
             }
             Ok(Reply { blocks, usage, cut: false })
         }
+    }
 
-        /// One chat turn in the model's template; greedy when `temperature` is 0.
-        fn generate(&self, system: &str, user: &str, temperature: f32, deadline: Instant) -> Result<(String, u64, u64), EngineError> {
-            let chat = format!("<|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n{user}<|im_end|>\n<|im_start|>assistant\n");
+    /// The model's thread's state: the context and the tokens its KV cache holds.
+    struct Session<'m> {
+        model: &'m LlamaModel,
+        ctx: LlamaContext<'m>,
+        /// The tokens evaluated into the KV cache, in order: the next prompt reuses their common prefix.
+        cached: Vec<LlamaToken>,
+        context: usize,
+    }
+
+    impl Session<'_> {
+        /// The prompt in the model's own chat template (ChatML when it has none llama.cpp knows).
+        fn chat(&self, system: &str, user: &str) -> String {
+            let messages = [("system", system), ("user", user)];
+            let templated = self.model.chat_template(None).ok().and_then(|t| {
+                let chat: Vec<LlamaChatMessage> = messages.iter().filter_map(|(r, c)| LlamaChatMessage::new(r.to_string(), c.to_string()).ok()).collect();
+                self.model.apply_chat_template(&t, &chat, true).ok()
+            });
+            templated.unwrap_or_else(|| format!("<|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n{user}<|im_end|>\n<|im_start|>assistant\n"))
+        }
+
+        /// One turn, greedy when the temperature is 0: (reply, prompt tokens, reply tokens).
+        fn generate(&mut self, turn: &Turn) -> Result<(String, u64, u64), EngineError> {
             let fail = |e: &dyn std::fmt::Display| EngineError::Malformed(format!("the model failed: {e}"));
-            let ids = self.tokenizer.encode(chat, false).map_err(|e| fail(&e))?.get_ids().to_vec();
-            let source_tokens = self.tokenizer.encode(user, false).map_err(|e| fail(&e))?.len();
+            let vocab = self.model.vocab();
+            let tokens = vocab.tokenize(self.chat(&turn.system, &turn.user).as_bytes(), false, true);
+            let source_tokens = vocab.tokenize(turn.user.as_bytes(), false, false).len();
             let budget = reply_budget(source_tokens);
-            if ids.len() + budget > self.context {
+            if tokens.len() + budget > self.context {
                 return Err(EngineError::Malformed(format!(
                     "the block needs {} tokens with its reply, over the model's context_size of {}",
-                    ids.len() + budget,
+                    tokens.len() + budget,
                     self.context
                 )));
             }
-            let sampling = if temperature <= 0.0 { Sampling::ArgMax } else { Sampling::All { temperature: f64::from(temperature) } };
-            let mut sampler = LogitsProcessor::from_sampling(299_792_458, sampling);
-            let mut weights = self.weights.lock().unwrap_or_else(|p| p.into_inner());
-            weights.clear_kv_cache();
-            let step = |weights: &mut ModelWeights, input: &[u32], pos: usize| -> candle_core::Result<Tensor> {
-                let input = Tensor::new(input, &Device::Cpu)?.unsqueeze(0)?;
-                weights.forward(&input, pos)?.squeeze(0)
-            };
+            // The instructions are the same for every block: only what follows them is evaluated.
+            let common = self.cached.iter().zip(&tokens).take_while(|(a, b)| a == b).count().min(tokens.len() - 1);
+            self.ctx.clear_kv_cache_seq(Some(0), Some(common as u32), None).map_err(|e| fail(&e))?;
+            self.cached.truncate(common);
             let started = Instant::now();
-            let logits = step(&mut weights, &ids, 0).map_err(|e| fail(&e))?;
+            let mut batch = LlamaBatch::new(tokens.len().max(1), 1);
+            for (i, t) in tokens.iter().enumerate().skip(common) {
+                batch.add(*t, i as i32, &[0], i + 1 == tokens.len()).map_err(|e| fail(&e))?;
+            }
+            self.ctx.decode(&mut batch).map_err(|e| fail(&e))?;
+            self.cached.extend_from_slice(&tokens[common..]);
             let prompt_seconds = started.elapsed().as_secs_f64();
-            let mut next = sampler.sample(&logits).map_err(|e| fail(&e))?;
-            let mut out = Vec::new();
-            while !self.stop.contains(&next) {
-                out.push(next);
-                if out.len() >= budget {
+
+            let mut sampler = if turn.temperature <= 0.0 {
+                LlamaSampler::greedy()
+            } else {
+                LlamaSampler::chain_simple([LlamaSampler::temp(turn.temperature), LlamaSampler::dist(299_792_458)])
+            };
+            let mut bytes = Vec::new();
+            let mut generated = 0usize;
+            let mut last = batch.n_tokens() - 1;
+            loop {
+                let next = sampler.sample(&self.ctx, last);
+                if vocab.is_eog(next) {
+                    break;
+                }
+                generated += 1;
+                if generated > budget {
                     return Err(EngineError::Malformed(format!("the reply ran past {budget} tokens (the model is looping)")));
                 }
                 if super::INTERRUPTED.load(std::sync::atomic::Ordering::Relaxed) {
                     return Err(EngineError::Transient { message: "stopping".into(), retry_after: None });
                 }
-                if Instant::now() > deadline {
+                if Instant::now() > turn.deadline {
                     return Err(EngineError::Transient { message: "the model timed out".into(), retry_after: None });
                 }
-                let logits = step(&mut weights, &[next], ids.len() + out.len() - 1).map_err(|e| fail(&e))?;
-                next = sampler.sample(&logits).map_err(|e| fail(&e))?;
+                bytes.extend(vocab.token_to_piece(next, false, None));
+                batch.clear();
+                batch.add(next, self.cached.len() as i32, &[0], true).map_err(|e| fail(&e))?;
+                self.ctx.decode(&mut batch).map_err(|e| fail(&e))?;
+                self.cached.push(next);
+                last = 0;
             }
-            let text = self.tokenizer.decode(&out, true).map_err(|e| fail(&e))?;
             tracing::debug!(
-                prompt_tokens = ids.len(),
+                prompt_tokens = tokens.len(),
+                reused = common,
                 prompt_seconds,
-                reply_tokens = out.len(),
+                reply_tokens = generated,
                 reply_seconds = started.elapsed().as_secs_f64() - prompt_seconds,
                 "block generated"
             );
-            Ok((text, ids.len() as u64, out.len() as u64 + 1))
+            Ok((String::from_utf8_lossy(&bytes).into_owned(), tokens.len() as u64, generated as u64 + 1))
         }
     }
 }
