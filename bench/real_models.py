@@ -163,13 +163,13 @@ def main():
             piped = one_run(os.path.join(tmp, "pairs"), pairs_url, translator("llama-server", model, port, "placeholders"))
             by_source = {plain(s): plain(t) for s, t in piped["rows"]}
             direct_system = "Translate the user's text from English into Simplified Chinese. Reply with the translation only."
-            published = [(p, by_source.get(plain(p["html"]))) for p in pairs]
-            published = [(p, t) for p, t in published if t]
-            direct = [plain(chat(port, direct_system, p["text"])) for p, _ in published]
-            refs = [p["reference"] for p, _ in published]
             everything = [plain(chat(port, direct_system, p["text"])) for p in pairs]
+            published = [(p, by_source.get(plain(p["html"])), d) for p, d in zip(pairs, everything)]
+            published = [(p, t, d) for p, t, d in published if t]
+            direct = [d for _, _, d in published]
+            refs = [p["reference"] for p, _, _ in published]
             quality.append({"model": model, "pairs": len(pairs), "published": len(published),
-                            "pipeline": chrf([t for _, t in published], refs), "direct": chrf(direct, refs),
+                            "pipeline": chrf([t for _, t, _ in published], refs), "direct": chrf(direct, refs),
                             "direct_all": chrf(everything, [p["reference"] for p in pairs])})
 
             for kind, protocol in (("llama-server", "markup"), ("llama-server", "placeholders"), ("local", "placeholders")):
