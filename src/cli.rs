@@ -50,6 +50,26 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Models for the offline `local` engine: fetch one, list what is there.
     Model(ModelArgs),
+    /// The store itself: move the SQLite store into PostgreSQL.
+    Db(DbArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DbArgs {
+    #[command(subcommand)]
+    pub action: DbAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbAction {
+    /// Copy the SQLite store (feeds, entries, tombstones, queue, memory, usage, tokens) into a
+    /// PostgreSQL database; resumable, and counts every table at the end. Then set database_url.
+    Copy {
+        /// The database, `postgres://user@host/db` (default: POLYFEED_DATABASE_URL). A password
+        /// is better given in PGPASSWORD or POLYFEED_DATABASE_URL than on the command line.
+        #[arg(long)]
+        to: Option<String>,
+    },
 }
 
 #[derive(Debug, clap::Args)]

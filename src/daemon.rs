@@ -1,7 +1,7 @@
 //! The daemon: wires the scheduler, the translation worker, publishing and the HTTP server, and
 //! handles signals. SIGINT/SIGTERM stop it gracefully; SIGHUP reloads feeds.toml.
 //!
-//! It runs the same pipeline as `refresh` (`Pipeline::fetch_one` per feed on its schedule,
+//! It runs the same pipeline as `refresh` (`Pipeline::fetch_scheduled` per feed on its schedule,
 //! `Pipeline::pass` whenever work is queued), and the one server start (`serve::start`).
 
 use std::collections::{HashMap, HashSet};
@@ -180,8 +180,10 @@ async fn scheduler(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
             in_flight.insert(name.clone());
             running.spawn(async move {
                 let Some(feed) = pipeline.config().feed(&name).cloned() else { return (name, false) };
-                let changed = match pipeline.fetch_one(&feed).await {
-                    Ok(report) => report.outcome == Outcome::Fetched && report.applied.queued > 0,
+                let changed = match pipeline.fetch_scheduled(&feed).await {
+                    Ok(Some(report)) => report.outcome == Outcome::Fetched && report.applied.queued > 0,
+                    // Another node sharing the store fetched it for this tick: its work is queued there too.
+                    Ok(None) => true,
                     // The store failed (a full disk): the feed is tried again on its schedule.
                     Err(e) => {
                         tracing::error!(feed = %name, error = %e, "cannot record a fetch");

@@ -23,6 +23,8 @@ pub struct Metrics {
     detected: Family<Label, Counter>,
     tokens: Family<Label, Counter>,
     queue: Family<Label, Gauge>,
+    node_leases: Family<Label, Gauge>,
+    node_alive: Family<Label, Gauge>,
     pub units_translated: Counter,
     /// Blocks that passed once told what was wrong with their last translation.
     pub units_repaired: Counter,
@@ -44,6 +46,8 @@ impl Default for Metrics {
             detected: Family::default(),
             tokens: Family::default(),
             queue: Family::default(),
+            node_leases: Family::default(),
+            node_alive: Family::default(),
             units_translated: Counter::default(),
             units_repaired: Counter::default(),
             entries_translated: Counter::default(),
@@ -56,6 +60,8 @@ impl Default for Metrics {
         r.register("fetches", "Feed fetches by result.", m.fetches.clone());
         r.register("entries_detected", "New and updated entries detected.", m.detected.clone());
         r.register("queue_depth", "Translation jobs by state.", m.queue.clone());
+        r.register("node_leases", "Translation jobs each node sharing the store holds leased.", m.node_leases.clone());
+        r.register("node_alive", "1 for a node sharing the store that was seen within a lease's life.", m.node_alive.clone());
         r.register("units_translated", "Blocks translated (sent, checked and stored).", m.units_translated.clone());
         r.register("units_repaired", "Blocks that passed once told what was wrong with their last translation.", m.units_repaired.clone());
         r.register("entries_translated", "Entries translated completely.", m.entries_translated.clone());
@@ -92,10 +98,15 @@ impl Metrics {
         self.translate_seconds.observe(took.as_secs_f64());
     }
 
-    /// The text exposition; `queue` is (state, depth) read from the store at scrape time.
-    pub fn render(&self, queue: &[(&str, u64)]) -> String {
+    /// The text exposition; `queue` is (state, depth) and `nodes` (name, leases, alive) of the
+    /// processes sharing the store, read from the store at scrape time.
+    pub fn render(&self, queue: &[(&str, u64)], nodes: &[(&str, u64, bool)]) -> String {
         for (state, n) in queue {
             self.queue.get_or_create(&[("state", state.to_string())]).set(*n as i64);
+        }
+        for (name, leases, alive) in nodes {
+            self.node_leases.get_or_create(&[("node", name.to_string())]).set(*leases as i64);
+            self.node_alive.get_or_create(&[("node", name.to_string())]).set(i64::from(*alive));
         }
         let mut out = String::new();
         encode(&mut out, &self.registry).expect("writing to a String cannot fail");
@@ -117,7 +128,7 @@ mod tests {
         m.entries_partial.inc();
         m.units_repaired.inc_by(2);
         m.detected(5, 1);
-        let text = m.render(&[("queued", 4), ("failed", 1)]);
+        let text = m.render(&[("queued", 4), ("failed", 1)], &[("db1:42:beef", 3, true)]);
         // Partial entries are counted apart, never as translated.
         assert!(text.contains("polyfeed_entries_translated_total 3\n"), "{text}");
         assert!(text.contains("polyfeed_entries_partial_total 1\n"));
@@ -129,6 +140,7 @@ mod tests {
         assert!(text.contains("polyfeed_fetch_duration_seconds_bucket{le=\"0.1\"} 1\n"));
         assert!(text.contains("polyfeed_fetch_duration_seconds_bucket{le=\"+Inf\"} 2\n"));
         assert!(text.contains("polyfeed_fetch_duration_seconds_count 2\n"));
+        assert!(text.contains("polyfeed_node_leases{node=\"db1:42:beef\"} 3\n"));
         assert!(text.ends_with("# EOF\n"));
     }
 }

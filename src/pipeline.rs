@@ -1,6 +1,6 @@
 //! The pipeline, wired once: fetch the feeds (`refresh_feed` per feed), then a pass that takes
 //! back what an earlier run left leased, translates the queue and publishes what changed.
-//! `polyfeed refresh` runs `fetch_all` and one `pass`; the daemon runs `fetch_one` on each
+//! `polyfeed refresh` runs `fetch_all` and one `pass`; the daemon runs `fetch_scheduled` on each
 //! feed's schedule and a `pass` whenever work is queued. Neither wires the stages itself.
 
 use std::sync::Arc;
@@ -85,9 +85,16 @@ impl Pipeline {
         refresh_all(&self.ctx, feeds, force, on_done).await
     }
 
-    /// Refreshes one feed.
-    pub async fn fetch_one(&self, feed: &FeedConfig) -> Result<FeedReport, StoreError> {
-        refresh_feed(&self.ctx, feed, false).await
+    /// Refreshes one feed on its schedule, unless another process sharing the store fetched it
+    /// for this tick (None then).
+    pub async fn fetch_scheduled(&self, feed: &FeedConfig) -> Result<Option<FeedReport>, StoreError> {
+        let config = &self.ctx.config;
+        let claim = crate::schedule::tick_claim(feed.schedule(config), config.tz, chrono::Utc::now());
+        if !self.ctx.store.claim_fetch(feed.name(), feed.url(), claim)? {
+            tracing::debug!(feed = feed.name(), "fetched by another node for this tick");
+            return Ok(None);
+        }
+        refresh_feed(&self.ctx, feed, false).await.map(Some)
     }
 
     /// Takes back leased jobs (a crashed run's, or this process's own at shutdown), translates the

@@ -16,11 +16,7 @@ pub const MAX_JITTER: Duration = Duration::from_secs(60);
 /// The next fetch of a feed after `now`. `failures` counts consecutive failures; `jitter` is a
 /// number in [0, 1) (a tenth of the interval at most, and never more than MAX_JITTER).
 pub fn next_run(schedule: &cron::Schedule, tz: chrono_tz::Tz, now: DateTime<Utc>, failures: u32, not_before: Option<i64>, jitter: f64) -> DateTime<Utc> {
-    let local = now.with_timezone(&tz);
-    let mut upcoming = schedule.after(&local);
-    let first = upcoming.next().map(|d| d.with_timezone(&Utc)).unwrap_or(now + chrono::Duration::hours(24));
-    let second = upcoming.next().map(|d| d.with_timezone(&Utc)).unwrap_or(first + chrono::Duration::hours(24));
-    let interval = (second - first).to_std().unwrap_or(Duration::from_secs(60)).max(Duration::from_secs(1));
+    let (first, interval) = upcoming(schedule, tz, now);
 
     let jitter = interval.mul_f64(0.1 * jitter.clamp(0.0, 1.0)).min(MAX_JITTER);
     let mut next = first + chrono::Duration::from_std(jitter).unwrap_or_default();
@@ -33,6 +29,22 @@ pub fn next_run(schedule: &cron::Schedule, tz: chrono_tz::Tz, now: DateTime<Utc>
         next = next.max(nb);
     }
     next
+}
+
+/// The schedule's next tick after `now`, and the interval from it to the one after (at least a second).
+fn upcoming(schedule: &cron::Schedule, tz: chrono_tz::Tz, now: DateTime<Utc>) -> (DateTime<Utc>, Duration) {
+    let local = now.with_timezone(&tz);
+    let mut upcoming = schedule.after(&local);
+    let first = upcoming.next().map(|d| d.with_timezone(&Utc)).unwrap_or(now + chrono::Duration::hours(24));
+    let second = upcoming.next().map(|d| d.with_timezone(&Utc)).unwrap_or(first + chrono::Duration::hours(24));
+    (first, (second - first).to_std().unwrap_or(Duration::from_secs(60)).max(Duration::from_secs(1)))
+}
+
+/// How long one tick of the schedule claims a feed across processes sharing a store: half the
+/// interval, so processes that schedule the same tick (their jitters differ by less than a tenth
+/// of it) fetch once between them, and the next tick is free again.
+pub fn tick_claim(schedule: &cron::Schedule, tz: chrono_tz::Tz, now: DateTime<Utc>) -> Duration {
+    upcoming(schedule, tz, now).1 / 2
 }
 
 #[cfg(test)]

@@ -1,14 +1,19 @@
 //! The store's contract, one suite for every backend: what refresh, the worker, publishing, the
-//! server and the commands rely on, through the `Store` traits alone. Runs on a real SQLite file.
+//! server and the commands rely on, through the `Store` traits alone. Runs on a real SQLite file
+//! and on a real PostgreSQL server (a throwaway cluster); then what several nodes sharing one
+//! PostgreSQL rely on, and `polyfeed db copy` from one to the other.
+
+mod common;
 
 use std::collections::HashMap;
 
+use common::pg::Postgres;
 use polyfeed::config::Filters;
 use polyfeed::detect::detect;
 use polyfeed::model::Entry;
 use polyfeed::store::{
-    Applied, EngineModel, FetchRecord, FetchResult, Job, JobEnd, MemoryKey, MemoryRow, QueueCounts, Retried, Spent, SqliteStore, Store, TranslationRow,
-    UsageRow,
+    Applied, EngineModel, FeedStore, FetchRecord, FetchResult, Job, JobEnd, MemoryKey, MemoryRow, NodeStore, PgStore, PublishStore, QueueCounts, QueueStore,
+    Retried, Spent, SqliteStore, Store, TranslationRow, UsageRow, UsageStore,
 };
 
 fn entry(id: &str, day: u32, body: &str) -> Entry {
@@ -219,4 +224,137 @@ fn sqlite_keeps_the_contract() {
     let store = SqliteStore::open(&dir.path().join("polyfeed.sqlite")).unwrap();
     suite(&store);
     assert_eq!(store.integrity_check().unwrap(), "ok");
+}
+
+#[test]
+fn postgres_keeps_the_contract() {
+    let Some(pg) = Postgres::start("postgres_keeps_the_contract") else { return };
+    let store = PgStore::open(&pg.database("contract"), 60).unwrap();
+    suite(&store);
+    // A second process opening the same database finds it migrated and shares it.
+    let again = PgStore::open(&pg.url("contract"), 60).unwrap();
+    assert_eq!(again.queue_counts().unwrap(), store.queue_counts().unwrap());
+    assert_eq!(again.queue_counts().unwrap().done, 3);
+    assert_ne!(again.this_node(), store.this_node());
+    let names: Vec<String> = again.nodes().unwrap().into_iter().map(|n| n.name).collect();
+    assert!(names.contains(&store.this_node()) && names.contains(&again.this_node()), "{names:?}");
+}
+
+#[test]
+fn a_database_of_something_else_is_refused_untouched() {
+    let Some(pg) = Postgres::start("a_database_of_something_else_is_refused_untouched") else { return };
+    let url = pg.database("shop");
+    pg.sql("shop", "CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL); INSERT INTO invoices VALUES (1, 9.5);");
+    let e = PgStore::open(&url, 60).err().unwrap().to_string();
+    assert!(e.contains("not a polyfeed store") && e.contains("1 tables of something else"), "{e}");
+    assert_eq!(pg.sql("shop", "SELECT total FROM invoices"), "9.5");
+    assert_eq!(pg.sql("shop", "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"), "1");
+}
+
+/// Queues `n` new posts of `feed` in `store` (all of them: not a first fetch's backfill).
+fn queue_posts(store: &dyn Store, feed: &str, n: u32) {
+    let posts: Vec<Entry> = (0..n).map(|i| entry(&format!("{feed}-{i}"), 1 + i % 28, "<p>text</p>")).collect();
+    let known = store.known_entries(feed).unwrap();
+    let d = detect(&posts, &known, false, 10, &Filters::default());
+    store.record_fetch(feed, &format!("https://e.org/{feed}.xml"), &FetchRecord::new(FetchResult::Ok), Some(&d), &["zh-CN"]).unwrap();
+}
+
+#[test]
+fn nodes_share_the_queue_by_leases_and_a_dead_nodes_jobs_come_back() {
+    let Some(pg) = Postgres::start("nodes_share_the_queue_by_leases_and_a_dead_nodes_jobs_come_back") else { return };
+    let url = pg.database("shared");
+    let a = PgStore::open(&url, 60).unwrap();
+    let b = PgStore::open(&url, 60).unwrap();
+    queue_posts(&a, "f", 60);
+    // Both lease at once, in small chunks: no job is leased twice, every job is leased once.
+    fn take(store: &PgStore) -> Vec<i64> {
+        let mut ids = Vec::new();
+        loop {
+            let jobs = store.lease_jobs(7, 600).unwrap();
+            if jobs.is_empty() {
+                return ids;
+            }
+            ids.extend(jobs.iter().map(|j| j.entry_id));
+        }
+    }
+    let leased: Vec<Vec<i64>> = std::thread::scope(|s| {
+        let (ha, hb) = (s.spawn(|| take(&a)), s.spawn(|| take(&b)));
+        vec![ha.join().unwrap(), hb.join().unwrap()]
+    });
+    let mut all: Vec<i64> = leased.concat();
+    all.sort();
+    let n = all.len();
+    all.dedup();
+    assert_eq!((n, all.len()), (60, 60), "every job leased once: {} and {}", leased[0].len(), leased[1].len());
+    assert_eq!(a.queue_counts().unwrap().leased, 60);
+
+    // Each node takes back only its own leases.
+    assert_eq!(a.recover_leases().unwrap(), leased[0].len());
+    assert_eq!(a.queue_counts().unwrap().leased, leased[1].len() as u64);
+    // b dies (kill -9: nothing released); its leases expire and a finishes its work.
+    let b_name = b.this_node();
+    drop(b);
+    assert!(a.lease_jobs(100, 600).unwrap().len() == leased[0].len(), "b's jobs stay b's while its leases hold");
+    pg.sql("shared", &format!("UPDATE queue SET lease_until = 0 WHERE leased_by = '{b_name}'"));
+    let taken = a.lease_jobs(100, 600).unwrap();
+    assert_eq!(taken.len(), leased[1].len(), "the dead node's jobs, leased again after the expiry");
+    for job in a.lease_jobs(100, 600).unwrap().iter().chain(&taken) {
+        a.finish_job(job, &done(job, "标题")).unwrap();
+    }
+    assert_eq!(a.queue_counts().unwrap().leased, leased[0].len() as u64);
+}
+
+#[test]
+fn a_feed_is_fetched_once_per_tick_and_one_node_publishes_at_a_time() {
+    let Some(pg) = Postgres::start("a_feed_is_fetched_once_per_tick_and_one_node_publishes_at_a_time") else { return };
+    let url = pg.database("ticks");
+    let nodes: Vec<PgStore> = (0..4).map(|_| PgStore::open(&url, 60).unwrap()).collect();
+    let tick = std::time::Duration::from_secs(30);
+    // Four nodes scheduling the same tick: one fetches.
+    let won: Vec<bool> = std::thread::scope(|s| {
+        let handles: Vec<_> = nodes.iter().map(|n| s.spawn(|| n.claim_fetch("f", "https://e.org/f.xml", tick).unwrap())).collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(won.iter().filter(|w| **w).count(), 1, "{won:?}");
+    // The next tick is free again (here: a claim of no length).
+    assert!(nodes[1].claim_fetch("f", "https://e.org/f.xml", std::time::Duration::ZERO).unwrap());
+    assert!(!nodes[2].claim_fetch("f", "https://e.org/f.xml", tick).unwrap());
+
+    assert!(nodes[0].claim_publish(300).unwrap());
+    assert!(nodes[0].claim_publish(300).unwrap(), "its own claim, renewed");
+    assert!(!nodes[1].claim_publish(300).unwrap(), "one publisher at a time");
+    nodes[0].release_publish().unwrap();
+    assert!(nodes[1].claim_publish(300).unwrap());
+}
+
+#[test]
+fn db_copy_moves_an_sqlite_store_into_postgres_resumably() {
+    let Some(pg) = Postgres::start("db_copy_moves_an_sqlite_store_into_postgres_resumably") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = SqliteStore::open(&dir.path().join("polyfeed.sqlite")).unwrap();
+    suite(&sqlite);
+    queue_posts(&sqlite, "g", 700);
+    let leased = sqlite.lease_jobs(3, 600).unwrap();
+    let url = pg.database("copied");
+    let target = PgStore::open(&url, 60).unwrap();
+    let copied = polyfeed::store::copy::sqlite_to_postgres(&sqlite, &target, |_, _, _| {}).unwrap();
+    for c in &copied {
+        assert_eq!(c.source, c.target, "{c:?}");
+    }
+    let rows = |t: &str| copied.iter().find(|c| c.table == t).unwrap().source;
+    assert_eq!((rows("entries"), rows("queue"), rows("tokens")), (703, 703, 1));
+    // Copied again (an interrupted copy resumed): nothing twice.
+    let again = polyfeed::store::copy::sqlite_to_postgres(&sqlite, &target, |_, _, _| {}).unwrap();
+    assert_eq!(again, copied);
+    // The same store, read through the other backend.
+    assert_eq!(target.feed_summaries().unwrap(), sqlite.feed_summaries().unwrap());
+    assert_eq!(target.publish_items(None, "zh-CN", 10).unwrap(), sqlite.publish_items(None, "zh-CN", 10).unwrap());
+    assert_eq!(target.usage_since("2026-11-01", None).unwrap(), sqlite.usage_since("2026-11-01", None).unwrap());
+    assert_eq!(target.queue_counts().unwrap().leased, 0);
+    // Jobs leased in SQLite arrive queued: their process is gone.
+    assert_eq!(target.queue_counts().unwrap().queued, sqlite.queue_counts().unwrap().queued + leased.len() as u64);
+    // New entries get new ids after the copied ones.
+    queue_posts(&target, "h", 1);
+    let new = target.known_entries("h").unwrap();
+    assert!(new[0].id > 703, "{new:?}");
 }

@@ -2,6 +2,7 @@
 //! and print. Errors carry context here (anyhow) and main turns them into exit codes.
 
 mod daemon;
+mod db;
 mod init;
 mod inspect;
 mod model;
@@ -20,7 +21,7 @@ use anyhow::Context as _;
 use crate::cli::{Cli, Command};
 use crate::config::{Config, ConfigError};
 use crate::lock::LockError;
-use crate::store::{SqliteStore, StoreError};
+use crate::store::StoreError;
 
 /// How a command that ran to its end ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,6 +85,7 @@ pub fn run(cli: Cli) -> Result<Done> {
         Command::Retry(args) => retry::run(&cli.config, args),
         Command::Verify(args) => verify::run(args),
         Command::Model(args) => model::run(&cli.config, args),
+        Command::Db(args) => db::run(&cli.config, args),
     }
 }
 
@@ -94,8 +96,8 @@ fn load_config(path: &Path) -> Result<Config> {
     Ok(Config::from_file(path)?)
 }
 
-fn open_store(config: &Config) -> Result<Arc<SqliteStore>> {
-    Ok(Arc::new(SqliteStore::open(&config.store_path())?))
+fn open_store(config: &Config) -> Result<Arc<dyn crate::store::Store>> {
+    Ok(crate::store::open(config)?)
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {

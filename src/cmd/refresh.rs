@@ -50,6 +50,7 @@ pub fn run(config_path: &Path, args: RefreshArgs) -> Result<Done, CommandError> 
         Translated::Skipped { .. } => {}
     }
     match &pass.published {
+        Ok(r) if r.elsewhere => println!("published: another polyfeed sharing the store is publishing; it writes output/"),
         Ok(r) => {
             println!(
                 "published: {} files written, {} unchanged ({} feeds, {} posts redone); {:.2} s",

@@ -6,7 +6,6 @@ use std::path::Path;
 
 use crate::cli::RetryArgs;
 use crate::lock::CacheLock;
-use crate::store::QueueStore;
 
 pub fn run(config_path: &Path, args: RetryArgs) -> Result<Done> {
     let config = super::load_config(config_path)?;

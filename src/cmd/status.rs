@@ -6,7 +6,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::cli::StatusArgs;
-use crate::store::{FeedStore, FeedSummary, QueueStore, UsageStore};
+use crate::store::FeedSummary;
 
 #[derive(Serialize)]
 struct Row {
@@ -97,6 +97,16 @@ pub fn run(config_path: &Path, args: StatusArgs) -> Result<Done> {
     let q = store.queue_counts()?;
     println!();
     println!("queue: {} queued, {} in progress, {} done, {} failed", q.queued, q.leased, q.done, q.failed);
+    for n in store.nodes()? {
+        let state = if n.alive { "alive" } else { "silent" };
+        println!(
+            "node {}: {state}, last seen {}, {} jobs leased, fetched {} feeds last",
+            n.name,
+            super::time(Some(n.last_seen)).unwrap_or_default(),
+            n.leases,
+            n.feeds
+        );
+    }
     println!("last 30 days: {tokens} tokens (${usd:.4})");
     Ok(Done::All)
 }

@@ -5,7 +5,6 @@ use super::{CommandError, Done, Result};
 use std::path::Path;
 
 use crate::cli::{TokensAction, TokensArgs};
-use crate::store::TokenStore;
 
 pub fn run(config_path: &Path, args: TokensArgs) -> Result<Done> {
     let config = super::load_config(config_path)?;

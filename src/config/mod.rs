@@ -69,6 +69,14 @@ pub struct Config {
     pub fetch_retries: u32,
     #[serde(default = "default_max_redirects")]
     pub max_redirects: usize,
+    /// A PostgreSQL database shared by several polyfeed processes (`postgres://user@host/db`),
+    /// instead of the SQLite file in `cache_dir`. No password here: `POLYFEED_DATABASE_URL` (which
+    /// wins over this key) or `PGPASSWORD` carries it.
+    pub database_url: Option<Spanned<String>>,
+    /// With `database_url`: how long a node's hold on a translation job lasts unless it renews it
+    /// (every third of it); a node that dies gives its jobs back after this.
+    #[serde(default = "default_lease_seconds")]
+    pub lease_seconds: Spanned<i64>,
     #[serde(default)]
     pub translator: Option<translator::TranslatorConfig>,
     #[serde(default)]
@@ -235,6 +243,15 @@ impl Config {
         self.cache_dir.join("polyfeed.sqlite")
     }
 
+    /// The PostgreSQL database to use, if any: `POLYFEED_DATABASE_URL`, else `database_url` (with
+    /// `PGPASSWORD` as its password when it names none).
+    pub fn database_url(&self) -> Option<String> {
+        if let Some(url) = std::env::var("POLYFEED_DATABASE_URL").ok().filter(|u| !u.trim().is_empty()) {
+            return Some(url.trim().to_string());
+        }
+        self.database_url.as_ref().map(|u| with_pgpassword(u.get_ref()))
+    }
+
     fn validate(&mut self, text: &str) -> Result<()> {
         self.tz = chrono_tz::Tz::from_str(self.timezone.get_ref()).map_err(|_| {
             invalid(
@@ -256,6 +273,23 @@ impl Config {
         }
         if *self.max_body_bytes.get_ref() < 1024 {
             return Err(invalid(text, &self.max_body_bytes.span(), "max_body_bytes", "must be at least 1024".into()));
+        }
+        if *self.lease_seconds.get_ref() < 3 {
+            return Err(invalid(text, &self.lease_seconds.span(), "lease_seconds", "must be at least 3".into()));
+        }
+        if let Some(url) = &self.database_url {
+            match Url::parse(url.get_ref()) {
+                Ok(u) if matches!(u.scheme(), "postgres" | "postgresql") && u.password().is_some() => {
+                    return Err(invalid(
+                        text,
+                        &url.span(),
+                        "database_url",
+                        "no password in the config: set POLYFEED_DATABASE_URL (the whole URL) or PGPASSWORD in the environment".into(),
+                    ));
+                }
+                Ok(u) if matches!(u.scheme(), "postgres" | "postgresql") => {}
+                _ => return Err(invalid(text, &url.span(), "database_url", format!("{:?} is not a postgres:// URL", crate::text::redact_url(url.get_ref())))),
+            }
         }
         if let Some(t) = &self.translator {
             t.validate(text)?;
@@ -301,6 +335,17 @@ impl Config {
                 Filters { include: compile_filters(text, &feed.include, "feeds.include")?, exclude: compile_filters(text, &feed.exclude, "feeds.exclude")? };
         }
         Ok(())
+    }
+}
+
+/// A database URL with `PGPASSWORD` as its password when it names none.
+pub fn with_pgpassword(url: &str) -> String {
+    match (Url::parse(url), std::env::var("PGPASSWORD")) {
+        (Ok(mut u), Ok(p)) if u.password().is_none() && !p.is_empty() => {
+            let _ = u.set_password(Some(&p));
+            u.to_string()
+        }
+        _ => url.to_string(),
     }
 }
 
@@ -413,6 +458,10 @@ fn default_tz() -> chrono_tz::Tz {
 fn default_schedule() -> Spanned<String> {
     Spanned::new(0..0, "0 */30 * * * *".into())
 }
+fn default_lease_seconds() -> Spanned<i64> {
+    Spanned::new(0..0, 60)
+}
+
 fn default_cron() -> cron::Schedule {
     parse_cron(default_schedule().get_ref()).expect("the default schedule is a valid cron expression")
 }

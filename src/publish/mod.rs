@@ -51,6 +51,8 @@ pub struct Report {
     pub posts: usize,
     /// Entries left out of a feed file because they made it unreadable (each is logged).
     pub left_out: usize,
+    /// Another process sharing the store holds the publishing lease: it writes `output/`.
+    pub elsewhere: bool,
 }
 
 struct Out<'a> {
@@ -72,8 +74,21 @@ impl Out<'_> {
     }
 }
 
-/// Publishes what changed since the last publish.
+/// How long one publish may hold `output/` before another process may take over.
+const PUBLISH_LEASE_SECS: i64 = 300;
+
+/// Publishes what changed since the last publish, unless another process sharing the store is
+/// publishing (then `Report::elsewhere` is set and nothing is written here).
 pub fn publish(config: &Config, store: &dyn PublishStore) -> Result<Report> {
+    if !store.claim_publish(PUBLISH_LEASE_SECS)? {
+        return Ok(Report { elsewhere: true, ..Report::default() });
+    }
+    let result = publish_claimed(config, store);
+    store.release_publish()?;
+    result
+}
+
+fn publish_claimed(config: &Config, store: &dyn PublishStore) -> Result<Report> {
     let marks = store.publish_marks()?;
     let settings = settings_hash(config);
     let mut out = Out { dir: &config.output_dir, report: Report::default(), batch: writer::Batch::default() };

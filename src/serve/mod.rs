@@ -129,7 +129,9 @@ async fn healthz(State(app): State<App>) -> Response {
 
 async fn metrics(State(app): State<App>) -> Response {
     let q = app.0.store.queue_counts().unwrap_or_default();
-    let body = app.0.metrics.render(&[("queued", q.queued), ("leased", q.leased), ("done", q.done), ("failed", q.failed)]);
+    let nodes = app.0.store.nodes().unwrap_or_default();
+    let nodes: Vec<(&str, u64, bool)> = nodes.iter().map(|n| (n.name.as_str(), n.leases, n.alive)).collect();
+    let body = app.0.metrics.render(&[("queued", q.queued), ("leased", q.leased), ("done", q.done), ("failed", q.failed)], &nodes);
     ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], body).into_response()
 }
 

@@ -63,8 +63,24 @@ pub fn render(config: &Config, store: &dyn Store, live: Option<&Live>) -> Result
         Some(l) => format!("scheduler alive, last tick {}", time(Some(l.heartbeat.load(std::sync::atomic::Ordering::Relaxed)))),
         None => "no scheduler (polyfeed serve)".into(),
     };
+    // The processes sharing the store (none on SQLite).
+    let mut nodes = String::new();
+    for n in store.nodes()? {
+        let _ = write!(
+            nodes,
+            "<li><strong>{}</strong>: {}, last seen {}, {} jobs leased, fetched {} feeds last</li>",
+            esc(&n.name),
+            if n.alive { "alive" } else { "silent" },
+            time(Some(n.last_seen)),
+            n.leases,
+            n.feeds
+        );
+    }
+    if !nodes.is_empty() {
+        nodes = format!("<h2>Nodes sharing the store</h2>\n<ul class=\"nodes\">{nodes}</ul>\n");
+    }
     Ok(format!(
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>polyfeed status</title>\n<style>{STATUS_STYLE}</style>\n</head>\n<body>\n<h1>polyfeed status</h1>\n<p class=\"summary\">{scheduler} · queue: {queued} queued, {leased} in progress, {done} done, {failed} failed</p>\n<table>\n<thead><tr><th>feed</th><th>last fetch</th><th>result</th><th>next run</th><th>entries</th><th>backlog / translated</th><th>failed</th><th>tokens</th><th>failures</th></tr></thead>\n<tbody>\n{rows}</tbody>\n</table>\n<h2>Tokens per day, last 30 days</h2>\n<p>{total} tokens, ${usd:.4}</p>\n{chart}\n</body>\n</html>\n"
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>polyfeed status</title>\n<style>{STATUS_STYLE}</style>\n</head>\n<body>\n<h1>polyfeed status</h1>\n<p class=\"summary\">{scheduler} · queue: {queued} queued, {leased} in progress, {done} done, {failed} failed</p>\n<table>\n<thead><tr><th>feed</th><th>last fetch</th><th>result</th><th>next run</th><th>entries</th><th>backlog / translated</th><th>failed</th><th>tokens</th><th>failures</th></tr></thead>\n<tbody>\n{rows}</tbody>\n</table>\n{nodes}<h2>Tokens per day, last 30 days</h2>\n<p>{total} tokens, ${usd:.4}</p>\n{chart}\n</body>\n</html>\n"
     ))
 }
 

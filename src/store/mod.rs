@@ -6,8 +6,11 @@
 //! `TokenStore`; `Store` is all of them, for the commands and the daemon. `sqlite` is the backend,
 //! one file per table group.
 
+pub mod copy;
+mod postgres;
 mod sqlite;
 
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 use std::collections::HashMap;
@@ -50,9 +53,18 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 
 /// Everything the store holds, for the commands and the daemon. Each stage takes only the part it
 /// needs.
-pub trait Store: FeedStore + QueueStore + MemoryStore + UsageStore + PublishStore + TokenStore {}
+pub trait Store: FeedStore + QueueStore + MemoryStore + UsageStore + PublishStore + TokenStore + NodeStore {}
 
-impl<T: FeedStore + QueueStore + MemoryStore + UsageStore + PublishStore + TokenStore> Store for T {}
+impl<T: FeedStore + QueueStore + MemoryStore + UsageStore + PublishStore + TokenStore + NodeStore> Store for T {}
+
+/// The store a config names: PostgreSQL when `database_url` is set (or `POLYFEED_DATABASE_URL`,
+/// which wins and may carry the password), else the SQLite file in `cache_dir`.
+pub fn open(config: &crate::config::Config) -> Result<std::sync::Arc<dyn Store>> {
+    match config.database_url() {
+        Some(url) => Ok(std::sync::Arc::new(PgStore::open(&url, *config.lease_seconds.get_ref())?)),
+        None => Ok(std::sync::Arc::new(SqliteStore::open(&config.store_path())?)),
+    }
+}
 
 // ---------------------------------------------------------------------------------------------
 // Feeds and their entries (refresh).
@@ -71,6 +83,11 @@ pub trait FeedStore: Send + Sync {
 
     /// One summary per feed in the store, by name.
     fn feed_summaries(&self) -> Result<Vec<FeedSummary>>;
+
+    /// Claims the fetch of a feed for this process, unless another process fetched it less than
+    /// `gap` ago (the same schedule tick, on a store several nodes share). Always true where one
+    /// process holds the store.
+    fn claim_fetch(&self, feed: &str, url: &str, gap: std::time::Duration) -> Result<bool>;
 }
 
 /// What the fetcher needs to know about a feed before fetching it.
@@ -397,6 +414,13 @@ pub trait PublishStore: Send + Sync {
     fn publish_marks(&self) -> Result<HashMap<String, String>>;
 
     fn set_publish_marks(&self, marks: &[(String, String)]) -> Result<()>;
+
+    /// Claims the writing of `output/` for `secs` seconds: one process at a time publishes (the
+    /// others serve what it wrote). Always true where one process holds the store.
+    fn claim_publish(&self, secs: i64) -> Result<bool>;
+
+    /// Lets the claim go.
+    fn release_publish(&self) -> Result<()>;
 }
 
 /// An entry ready to publish: the entry, its translation and when it was translated.
@@ -438,6 +462,32 @@ pub trait TokenStore: Send + Sync {
 
     /// Revokes a token by name; false when there was none.
     fn revoke_token(&self, name: &str) -> Result<bool>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The processes sharing the store (`status`, /status, /metrics).
+
+/// The polyfeed processes (nodes) that share this store.
+pub trait NodeStore: Send + Sync {
+    /// This process's name among them.
+    fn this_node(&self) -> String;
+
+    /// The nodes seen in the last day, by name (none where the store is one process's).
+    fn nodes(&self) -> Result<Vec<NodeInfo>>;
+}
+
+/// One polyfeed process sharing the store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NodeInfo {
+    pub name: String,
+    pub started_at: i64,
+    pub last_seen: i64,
+    /// Seen within a lease's life.
+    pub alive: bool,
+    /// Translation jobs it holds leased now.
+    pub leases: u64,
+    /// Feeds it fetched last.
+    pub feeds: u64,
 }
 
 /// A subscriber token as listed: never the token itself.

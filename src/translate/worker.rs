@@ -31,6 +31,9 @@ const LEASE_SECS: i64 = 15 * 60;
 const ENGINE_ATTEMPTS: u32 = 3;
 /// A server asking to wait longer than this opens the circuit instead.
 const MAX_RETRY_WAIT: Duration = Duration::from_secs(60);
+/// How long what was spent is taken from this worker's own count before it is read from the store
+/// again (which holds what every process sharing it spent).
+const LEDGER_FRESH: Duration = Duration::from_secs(30);
 /// A request waits for a paused engine at most this long; past it, the engine is down for this
 /// run and what was not sent goes back to the queue as it was.
 const MAX_PAUSE_WAIT: Duration = Duration::from_secs(10);
@@ -167,7 +170,8 @@ pub struct Worker {
     breakers: Breakers,
     report: Mutex<Report>,
     /// What was spent today and this month, for the budgets.
-    ledger: Mutex<Ledger>,
+    /// (Re)read from the store every LEDGER_FRESH: processes sharing a store spend together.
+    ledger: Mutex<(Ledger, Option<std::time::Instant>)>,
     /// Source tokens per request, per engine: `batch_tokens`, or less for an engine that failed
     /// long requests (learned, and remembered in the store).
     batch_tokens: Vec<AtomicUsize>,
@@ -209,7 +213,7 @@ impl Worker {
             store,
             engines,
             report: Mutex::new(Report::default()),
-            ledger: Mutex::new(Ledger::default()),
+            ledger: Mutex::new((Ledger::default(), None)),
         })
     }
 
@@ -659,7 +663,7 @@ impl Worker {
         }
         let sizes: Vec<usize> = entries.iter().map(|e| e.2).collect();
         let day = self.today();
-        let mut ledger = self.ledger.lock().unwrap_or_else(|e| e.into_inner());
+        let ledger = &mut self.ledger.lock().unwrap_or_else(|e| e.into_inner()).0;
         entries
             .iter()
             .zip(budget::split(bill, &sizes))
@@ -691,9 +695,11 @@ impl Worker {
         let day = self.today();
         let month = budget::month_of(&day);
         let spent = |since: &str, feed: Option<&str>| self.store.usage_since(since, feed).unwrap_or_default();
-        let mut ledger = self.ledger.lock().unwrap_or_else(|e| e.into_inner());
-        if ledger.day != day {
+        let mut guard = self.ledger.lock().unwrap_or_else(|e| e.into_inner());
+        let (ledger, read_at) = &mut *guard;
+        if ledger.day != day || read_at.is_none_or(|t| t.elapsed() > LEDGER_FRESH) {
             *ledger = Ledger::new(&day, spent(&day, None), spent(&month, None));
+            *read_at = Some(std::time::Instant::now());
         }
         let global = Limits { tokens_per_day: self.tcfg.budget_tokens_per_day, usd_per_month: self.tcfg.budget_usd_per_month };
         if let Some(why) = budget::exceeded(&global, ledger.today, ledger.month).map(|e| e.reason(None)) {

@@ -31,6 +31,8 @@ const MIGRATIONS: &[&str] = &[
 
 pub struct SqliteStore {
     conn: Mutex<Connection>,
+    /// This process.
+    node: String,
 }
 
 impl SqliteStore {
@@ -72,7 +74,8 @@ impl SqliteStore {
         // NORMAL is durable against a crashed process in WAL mode; an 8 MB page cache (twice the
         // default) helps the per-feed transactions without growing the footprint much.
         conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-8000; PRAGMA wal_autocheckpoint=8000;")?;
-        let mut store = SqliteStore { conn: Mutex::new(conn) };
+        let node = format!("{}:{}", crate::text::hostname(), std::process::id());
+        let mut store = SqliteStore { conn: Mutex::new(conn), node };
         store.migrate(path)?;
         Ok(store)
     }
@@ -97,7 +100,7 @@ impl SqliteStore {
         Ok(())
     }
 
-    fn conn(&self) -> MutexGuard<'_, Connection> {
+    pub(in crate::store) fn conn(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock leaves the connection usable: SQLite rolled the transaction back.
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
     }

@@ -1,10 +1,10 @@
-//! Subscriber tokens: digests only.
+//! Subscriber tokens (digests only); and nodes, which an SQLite store, one process's, has none of.
 
 use rusqlite::params;
 
 use super::SqliteStore;
 use crate::model::now;
-use crate::store::{Result, TokenInfo, TokenStore};
+use crate::store::{NodeInfo, NodeStore, Result, TokenInfo, TokenStore};
 
 impl TokenStore for SqliteStore {
     fn token_hashes(&self) -> Result<Vec<String>> {
@@ -28,5 +28,16 @@ impl TokenStore for SqliteStore {
 
     fn revoke_token(&self, name: &str) -> Result<bool> {
         Ok(self.conn().execute("DELETE FROM tokens WHERE name = ?1", [name])? == 1)
+    }
+}
+
+impl NodeStore for SqliteStore {
+    fn this_node(&self) -> String {
+        self.node.clone()
+    }
+
+    /// An SQLite store is one process's at a time (the cache lock): it shares nothing with nodes.
+    fn nodes(&self) -> Result<Vec<NodeInfo>> {
+        Ok(Vec::new())
     }
 }
