@@ -12,8 +12,8 @@ use polyfeed::config::Filters;
 use polyfeed::detect::detect;
 use polyfeed::model::Entry;
 use polyfeed::store::{
-    Applied, EngineModel, FeedStore, FetchRecord, FetchResult, Job, JobEnd, MemoryKey, MemoryRow, NodeStore, PgStore, PublishStore, QueueCounts, QueueStore,
-    Retried, Spent, SqliteStore, Store, TranslationRow, UsageRow, UsageStore,
+    Applied, EngineModel, FeedStore, FetchRecord, FetchResult, Job, JobEnd, MemoryKey, MemoryRow, MemoryStore, NodeStore, PgStore, PublishStore, QueueCounts,
+    QueueStore, Retried, Spent, SqliteStore, Store, TranslationRow, UsageRow, UsageStore,
 };
 
 fn entry(id: &str, day: u32, body: &str) -> Entry {
@@ -319,6 +319,15 @@ fn a_feed_is_fetched_once_per_tick_and_one_node_publishes_at_a_time() {
     // The next tick is free again (here: a claim of no length).
     assert!(nodes[1].claim_fetch("f", "https://e.org/f.xml", std::time::Duration::ZERO).unwrap());
     assert!(!nodes[2].claim_fetch("f", "https://e.org/f.xml", tick).unwrap());
+
+    // A block one node is translating is not paid for by another.
+    let keys = |hs: &[&str]| hs.iter().map(|h| MemoryKey { hash: h.to_string(), instructions: 1 }).collect::<Vec<_>>();
+    let a = nodes[0].claim_units("zh-CN", &keys(&["h1", "h2"])).unwrap();
+    let b = nodes[1].claim_units("zh-CN", &keys(&["h2", "h3"])).unwrap();
+    assert_eq!((a.len(), b.iter().collect::<Vec<_>>()), (2, vec![&"h3".to_string()]));
+    assert_eq!(nodes[1].claim_units("ja", &keys(&["h2"])).unwrap().len(), 1, "another language is another block");
+    nodes[0].release_units("zh-CN", &keys(&["h1", "h2"])).unwrap();
+    assert_eq!(nodes[1].claim_units("zh-CN", &keys(&["h2"])).unwrap().len(), 1);
 
     assert!(nodes[0].claim_publish(300).unwrap());
     assert!(nodes[0].claim_publish(300).unwrap(), "its own claim, renewed");

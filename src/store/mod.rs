@@ -311,6 +311,14 @@ pub trait MemoryStore: Send + Sync {
     /// nothing is paid for without its result being kept.
     fn memory_store(&self, rows: &[MemoryRow], usage: &[UsageRow]) -> Result<()>;
 
+    /// Claims the translating of `blocks` into `lang` for this process until it lets them go (or
+    /// a lease's life), and returns the hashes it got: a block another process sharing the store is
+    /// translating is left to it (it lands in the memory). All of them where one process holds the store.
+    fn claim_units(&self, lang: &str, blocks: &[MemoryKey]) -> Result<std::collections::HashSet<String>>;
+
+    /// Lets this process's claims on `blocks` go.
+    fn release_units(&self, lang: &str, blocks: &[MemoryKey]) -> Result<()>;
+
     /// The source tokens per request learned for an engine, if any.
     fn batch_tokens(&self, engine: &EngineModel) -> Result<Option<usize>>;
 

@@ -47,6 +47,8 @@ pub enum NotSent {
     Stopping,
     /// No engine could take it (every engine down or paused for long), with why.
     NoEngine(String),
+    /// Another process sharing the store is translating the same block: it lands in the memory.
+    Elsewhere,
 }
 
 impl std::fmt::Display for NotSent {
@@ -55,6 +57,7 @@ impl std::fmt::Display for NotSent {
             NotSent::Budget(why) => write!(f, "not sent: {why}"),
             NotSent::Stopping => write!(f, "not sent: shutting down"),
             NotSent::NoEngine(why) => write!(f, "not sent: no engine available ({why})"),
+            NotSent::Elsewhere => write!(f, "not sent: another node is translating it"),
         }
     }
 }
@@ -312,6 +315,34 @@ impl Worker {
             let body = plan.body.iter().flat_map(|s| s.units.iter()).filter(|u| queued.insert((plan.job.lang.clone(), u.hash.clone()))).map(pending);
             bodies.entry(plan.job.lang.clone()).or_default().extend(body);
         }
+        // Blocks another process sharing the store is translating are left to it.
+        let mut missed: HashMap<Key, Miss> = HashMap::new();
+        let mut claimed: Vec<(String, Vec<MemoryKey>)> = Vec::new();
+        let langs: std::collections::BTreeSet<String> = titles.iter().chain(bodies.values().flatten()).map(|p| p.lang.clone()).collect();
+        for lang in langs {
+            let keys: Vec<MemoryKey> = titles
+                .iter()
+                .chain(bodies.values().flatten())
+                .filter(|p| p.lang == lang)
+                .map(|p| MemoryKey { hash: p.unit.hash.clone(), instructions: self.instructions_key(&lang, &p.unit) })
+                .collect();
+            let ours = self.store.claim_units(&lang, &keys).unwrap_or_else(|e| {
+                tracing::error!(error = %e, "cannot claim blocks; translating them anyway");
+                keys.iter().map(|k| k.hash.clone()).collect()
+            });
+            let mut keep = |p: &Pending| {
+                let mine = p.lang != lang || ours.contains(&p.unit.hash);
+                if !mine {
+                    missed.insert(p.key(), Miss::NotSent(NotSent::Elsewhere));
+                }
+                mine
+            };
+            titles.retain(&mut keep);
+            for b in bodies.values_mut() {
+                b.retain(&mut keep);
+            }
+            claimed.push((lang, keys.into_iter().filter(|k| ours.contains(&k.hash)).collect()));
+        }
         let mut by_lang: HashMap<String, Vec<Pending>> = HashMap::new();
         for t in titles {
             by_lang.entry(t.lang.clone()).or_default().push(t);
@@ -323,7 +354,6 @@ impl Worker {
         // Rounds: one stream of requests, titles first; blocks whose reply failed the checks go
         // again alone in the next round, until they pass or have used their attempts; then once
         // more, told what was wrong (a repair), before they are rejected.
-        let mut missed: HashMap<Key, Miss> = HashMap::new();
         let mut tries: HashMap<Key, u32> = HashMap::new();
         let mut repairs: std::collections::HashSet<Key> = std::collections::HashSet::new();
         while !round.is_empty() {
@@ -387,6 +417,11 @@ impl Worker {
             let end = self.conclude(&plan, &done, &missed);
             ended += usize::from(end != JobEnd::Release);
             self.finish(&plan.job, end, on_entry);
+        }
+        for (lang, keys) in &claimed {
+            if let Err(e) = self.store.release_units(lang, keys) {
+                tracing::warn!(error = %e, "cannot let claimed blocks go; they are free again at their expiry");
+            }
         }
         ended
     }

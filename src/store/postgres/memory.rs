@@ -75,6 +75,41 @@ impl MemoryStore for PgStore {
         })
     }
 
+    fn claim_units(&self, lang: &str, blocks: &[MemoryKey]) -> Result<std::collections::HashSet<String>> {
+        if blocks.is_empty() {
+            return Ok(Default::default());
+        }
+        self.run(async {
+            let c = self.pool.get().await?;
+            let hashes: Vec<&str> = blocks.iter().map(|b| b.hash.as_str()).collect();
+            let keys: Vec<i64> = blocks.iter().map(|b| b.instructions).collect();
+            let t = now();
+            let rows = c
+                .query(
+                    "INSERT INTO unit_claims (hash, lang, prompt_version, node, until)
+                     SELECT DISTINCT h, $3::TEXT, k, $4::TEXT, $5::BIGINT FROM unnest($1::TEXT[], $2::BIGINT[]) AS u(h, k)
+                     ON CONFLICT (hash, lang, prompt_version) DO UPDATE SET node = excluded.node, until = excluded.until
+                        WHERE unit_claims.until < $6 OR unit_claims.node = excluded.node
+                     RETURNING hash",
+                    &[&hashes, &keys, &lang, &self.node, &(t + self.lease_secs), &t],
+                )
+                .await?;
+            Ok(rows.iter().map(|r| r.get(0)).collect())
+        })
+    }
+
+    fn release_units(&self, lang: &str, blocks: &[MemoryKey]) -> Result<()> {
+        if blocks.is_empty() {
+            return Ok(());
+        }
+        self.run(async {
+            let c = self.pool.get().await?;
+            let hashes: Vec<&str> = blocks.iter().map(|b| b.hash.as_str()).collect();
+            c.execute("DELETE FROM unit_claims WHERE lang = $1 AND node = $2 AND hash = ANY($3)", &[&lang, &self.node, &hashes]).await?;
+            Ok(())
+        })
+    }
+
     fn batch_tokens(&self, engine: &EngineModel) -> Result<Option<usize>> {
         self.run(async {
             let c = self.pool.get().await?;

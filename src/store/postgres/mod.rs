@@ -25,7 +25,7 @@ mod queue;
 mod tokens;
 
 /// Append-only: never edit a migration that has shipped, add the next one.
-const MIGRATIONS: &[&str] = &[include_str!("../../../migrations/postgres/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("../../../migrations/postgres/0001_init.sql"), include_str!("../../../migrations/postgres/0002_unit_claims.sql")];
 
 impl From<tokio_postgres::Error> for StoreError {
     fn from(e: tokio_postgres::Error) -> StoreError {
@@ -85,6 +85,17 @@ impl PgStore {
             StoreError::Sql(m) => open_err(m),
             other => other,
         })?;
+        // The node is known before anything it does can be seen.
+        store.run(async {
+            let c = store.pool.get().await?;
+            let t = crate::model::now();
+            c.execute(
+                "INSERT INTO nodes (name, started_at, last_seen) VALUES ($1, $2, $2) ON CONFLICT (name) DO UPDATE SET last_seen = $2",
+                &[&store.node, &t],
+            )
+            .await?;
+            Ok(())
+        })?;
         store.keep_alive();
         Ok(store)
     }
@@ -112,15 +123,6 @@ impl PgStore {
         let lease = self.lease_secs;
         let alive = Arc::downgrade(&self._alive);
         self.rt.spawn(async move {
-            let t = crate::model::now();
-            if let Ok(c) = pool.get().await {
-                let _ = c
-                    .execute(
-                        "INSERT INTO nodes (name, started_at, last_seen) VALUES ($1, $2, $2) ON CONFLICT (name) DO UPDATE SET last_seen = $2",
-                        &[&node, &t],
-                    )
-                    .await;
-            }
             let mut tick = tokio::time::interval(Duration::from_secs((lease / 3).max(1) as u64));
             tick.tick().await;
             while alive.upgrade().is_some() {

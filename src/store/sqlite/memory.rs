@@ -25,6 +25,15 @@ impl MemoryStore for SqliteStore {
         Ok(found)
     }
 
+    fn claim_units(&self, _lang: &str, blocks: &[MemoryKey]) -> Result<std::collections::HashSet<String>> {
+        // One process holds an SQLite store: every block is its own to translate.
+        Ok(blocks.iter().map(|b| b.hash.clone()).collect())
+    }
+
+    fn release_units(&self, _lang: &str, _blocks: &[MemoryKey]) -> Result<()> {
+        Ok(())
+    }
+
     fn batch_tokens(&self, engine: &EngineModel) -> Result<Option<usize>> {
         let conn = self.conn();
         let n: Option<i64> = conn
