@@ -244,10 +244,14 @@ async fn translator(shared: Arc<Shared>, stop: watch::Receiver<bool>) {
         if *stop.borrow() {
             break;
         }
-        // Retries come due on their own: look again after a while even without news.
+        // Retries come due on their own: look again after a while even without news. Work left
+        // in the queue (leased by another node, which may die, or left to one translating the
+        // same blocks) is looked at again once such a lease could have run out.
+        let pending = shared.store.queue_counts().map(|q| q.queued + q.leased > 0).unwrap_or(false);
+        let wait = if pending { IDLE.min(Duration::from_secs(*pipeline.config().lease_seconds.get_ref() as u64)) } else { IDLE };
         tokio::select! {
             _ = shared.work.notified() => {}
-            _ = tokio::time::sleep(IDLE) => {}
+            _ = tokio::time::sleep(wait) => {}
         }
     }
 }

@@ -24,6 +24,8 @@ pub struct Seen {
     pub path: String,
     pub headers: HeaderMap,
     pub body: Vec<u8>,
+    /// When it arrived.
+    pub at: std::time::Instant,
 }
 
 impl Seen {
@@ -169,7 +171,7 @@ async fn serve(req: Request<Body>, routes: Arc<Mutex<HashMap<String, Handler>>>,
     let (parts, body) = req.into_parts();
     let body = axum::body::to_bytes(body, 64 << 20).await.unwrap_or_default().to_vec();
     let path = parts.uri.path_and_query().map(|p| p.as_str().to_string()).unwrap_or_default();
-    let seen = Seen { method: parts.method.to_string(), path: path.clone(), headers: parts.headers, body };
+    let seen = Seen { method: parts.method.to_string(), path: path.clone(), headers: parts.headers, body, at: std::time::Instant::now() };
     let hit = {
         let mut log = log.lock().unwrap();
         let n = log.iter().filter(|s| s.path == path).count();

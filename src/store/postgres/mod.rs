@@ -48,7 +48,7 @@ impl From<deadpool_postgres::PoolError> for StoreError {
 
 pub struct PgStore {
     pub(in crate::store) pool: Pool,
-    rt: tokio::runtime::Runtime,
+    rt: OwnRuntime,
     /// This process's name among the nodes: host, process id and a random tag.
     node: String,
     /// How long this node's leases last unless renewed.
@@ -80,7 +80,7 @@ impl PgStore {
             .build()
             .map_err(|e| open_err(e.to_string()))?;
         let node = format!("{}:{}:{:04x}", crate::text::hostname(), std::process::id(), rand::random::<u16>());
-        let store = PgStore { pool, rt, node, lease_secs: lease_secs.max(3), _alive: Arc::new(()) };
+        let store = PgStore { pool, rt: OwnRuntime(Some(rt)), node, lease_secs: lease_secs.max(3), _alive: Arc::new(()) };
         store.run(migrate(&store.pool)).map_err(|e| match e {
             StoreError::Sql(m) => open_err(m),
             other => other,
@@ -134,6 +134,25 @@ impl PgStore {
                 }
             }
         });
+    }
+}
+
+/// The store's own runtime. Dropped without waiting for its tasks (the lease renewal), which may
+/// happen on an async thread of the caller's runtime, where a blocking shutdown would panic.
+struct OwnRuntime(Option<tokio::runtime::Runtime>);
+
+impl std::ops::Deref for OwnRuntime {
+    type Target = tokio::runtime::Runtime;
+    fn deref(&self) -> &tokio::runtime::Runtime {
+        self.0.as_ref().expect("the runtime lives as long as the store")
+    }
+}
+
+impl Drop for OwnRuntime {
+    fn drop(&mut self) {
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_background();
+        }
     }
 }
 
