@@ -1,5 +1,6 @@
 //! An OpenAI-compatible engine on 127.0.0.1 that answers after a fixed delay with a deterministic
-//! "translation". GET /stats reports requests and token estimates. Usage: engine PORT DELAY_MS
+//! "translation". GET /stats reports requests, token estimates, and blocks asked for more than once
+//! (paid for twice). Usage: engine PORT DELAY_MS
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -12,6 +13,10 @@ struct Stats {
     requests: AtomicU64,
     prompt_tokens: AtomicU64,
     source_tokens: AtomicU64,
+    blocks: AtomicU64,
+    /// Every block asked for, by its text: a block seen again was paid for again.
+    seen: std::sync::Mutex<std::collections::HashSet<String>>,
+    repeated: AtomicU64,
 }
 
 fn re(cell: &'static std::sync::OnceLock<regex::Regex>, pattern: &str) -> &'static regex::Regex {
@@ -53,6 +58,10 @@ async fn chat(State((stats, delay)): State<(Arc<Stats>, Duration)>, Json(body): 
     let mut source = 0;
     for c in block.captures_iter(user) {
         source += polyfeed::translate::prompt::estimate_tokens(&c[3]);
+        stats.blocks.fetch_add(1, Ordering::Relaxed);
+        if !stats.seen.lock().unwrap().insert(c[3].to_string()) {
+            stats.repeated.fetch_add(1, Ordering::Relaxed);
+        }
         content.push_str(&format!("<{t} data-b=\"{}\">{}</{t}>\n", &c[2], translate(&c[3]), t = &c[1]));
     }
     let prompt = polyfeed::translate::prompt::estimate_tokens(system) + polyfeed::translate::prompt::estimate_tokens(user);
@@ -67,6 +76,8 @@ async fn stats(State((stats, _)): State<(Arc<Stats>, Duration)>) -> Json<Value> 
         "requests": stats.requests.load(Ordering::Relaxed),
         "prompt_tokens": stats.prompt_tokens.load(Ordering::Relaxed),
         "source_tokens": stats.source_tokens.load(Ordering::Relaxed),
+        "blocks": stats.blocks.load(Ordering::Relaxed),
+        "repeated_blocks": stats.repeated.load(Ordering::Relaxed),
     }))
 }
 
