@@ -52,6 +52,39 @@ pub enum Command {
     Model(ModelArgs),
     /// The store itself: move the SQLite store into PostgreSQL.
     Db(DbArgs),
+    /// Subscribe to a feed: a feed's URL, or a page that announces one. Checked with one fetch,
+    /// then appended to feeds.toml (its comments and layout kept).
+    Add(AddArgs),
+    /// Unsubscribe: take a feed out of feeds.toml. What the store and output/ hold of it stays.
+    Remove(RemoveArgs),
+    /// Subscribe to every feed in an OPML file (what feed readers export), skipping those already here.
+    Import(ImportArgs),
+    /// Print the subscribed feeds as OPML, for a feed reader or another polyfeed.
+    Export,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AddArgs {
+    /// The feed's URL, or a page that announces it (`https://` is assumed when no scheme is given).
+    pub url: String,
+    /// Its name in feeds.toml and output/ (a slug; default: from the site's host name).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Allow the feed's own host to be a private or loopback address (written into its table).
+    #[arg(long)]
+    pub allow_private_network: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RemoveArgs {
+    /// The feed's name in feeds.toml.
+    pub name: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// The OPML file.
+    pub file: PathBuf,
 }
 
 #[derive(Debug, clap::Args)]

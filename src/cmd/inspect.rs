@@ -69,6 +69,13 @@ async fn inspect_url(config: Option<&Config>, url: &str, allow_private: bool) ->
             &default
         }
     };
+    let found = find_feed(config, url, allow_private).await?;
+    Ok(report(url, found.announced, &found.feed_url, found.parsed))
+}
+
+/// Fetches `url` with the config's user agent and limits and parses it as a feed, or as a page
+/// that announces one (`add` uses it too).
+pub(super) async fn find_feed(config: &Config, url: &str, allow_private: bool) -> anyhow::Result<crate::refresh::Found> {
     let fetcher = Fetcher::from_config(config);
     let headers = BTreeMap::new();
     let request = fetch::Request {
@@ -83,8 +90,7 @@ async fn inspect_url(config: Option<&Config>, url: &str, allow_private: bool) ->
         accept: fetch::ACCEPT_FEEDS,
     };
     let response = fetcher.fetch(&request).await.with_context(|| format!("cannot fetch {url}"))?;
-    let found = crate::refresh::parse_or_discover(&fetcher, &response, &request).await.map_err(anyhow::Error::from)?;
-    Ok(report(url, found.announced, &found.feed_url, found.parsed))
+    Ok(crate::refresh::parse_or_discover(&fetcher, &response, &request).await?)
 }
 
 fn report(source: &str, discovered: Vec<String>, feed_url: &str, parsed: ParsedFeed) -> Report {

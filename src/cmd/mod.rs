@@ -1,12 +1,16 @@
 //! Subcommands, one file each, thin: they load the config, open what they need, call the library
 //! and print. Errors carry context here (anyhow) and main turns them into exit codes.
 
+mod add;
 mod daemon;
 mod db;
+mod export;
+mod import;
 mod init;
 mod inspect;
 mod model;
 mod refresh;
+mod remove;
 mod retry;
 mod serve;
 mod status;
@@ -86,6 +90,10 @@ pub fn run(cli: Cli) -> Result<Done> {
         Command::Verify(args) => verify::run(args),
         Command::Model(args) => model::run(&cli.config, args),
         Command::Db(args) => db::run(&cli.config, args),
+        Command::Add(args) => add::run(&cli.config, args),
+        Command::Remove(args) => remove::run(&cli.config, args),
+        Command::Import(args) => import::run(&cli.config, args),
+        Command::Export => export::run(&cli.config),
     }
 }
 
@@ -94,6 +102,21 @@ fn load_config(path: &Path) -> Result<Config> {
         return Err(CommandError::Usage(format!("no config at {} (create one with `polyfeed init`, or pass --config PATH)", path.display())));
     }
     Ok(Config::from_file(path)?)
+}
+
+/// Maps a failed edit of feeds.toml to how the command ends.
+fn edit_error(e: crate::config::edit::EditError) -> CommandError {
+    use crate::config::edit::EditError;
+    match e {
+        EditError::Config(c) => CommandError::Config(c),
+        e @ (EditError::InlineFeeds | EditError::NoSuchFeed(_)) => CommandError::Usage(e.to_string()),
+        e @ EditError::Write { .. } => CommandError::Other(e.into()),
+    }
+}
+
+/// The text of the config file, to edit.
+fn config_text(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|source| CommandError::Config(ConfigError::Read { path: path.display().to_string(), source }))
 }
 
 fn open_store(config: &Config) -> Result<Arc<dyn crate::store::Store>> {

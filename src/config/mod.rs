@@ -12,6 +12,7 @@ use serde::Deserialize;
 use toml::Spanned;
 use url::Url;
 
+pub mod edit;
 pub mod models;
 pub mod publish;
 pub mod server;

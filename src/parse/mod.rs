@@ -5,6 +5,7 @@
 //! Pure: no I/O. feed-rs types do not leave this module.
 
 mod dates;
+pub mod opml;
 mod repair;
 
 pub use dates::parse_timestamp;

@@ -294,7 +294,7 @@ fn write_site(
         .map(|(lang, list)| (lang.clone(), list.iter().map(|p| site::IndexItem { post: p, page: format!("{}/{}/{}.html", p.feed, p.lang, p.slug) }).collect()))
         .collect();
     out.write("index.html", &site::index(&sections, &links))?;
-    out.write("opml.xml", &site::opml(&outlines))?;
+    out.write("opml.xml", &site::opml("polyfeed", &outlines))?;
     out.write("style.css", site::STYLE)
 }
 

@@ -110,16 +110,13 @@ fn page_shell(lang: &str, title: &str, head: &str, style: &str, nav: &str, body:
     )
 }
 
-/// The published feeds as OPML 2.0: (title, feed URL, page URL).
-pub fn opml(feeds: &[(String, String, String)]) -> String {
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<opml version=\"2.0\">\n<head><title>polyfeed</title></head>\n<body>\n");
+/// Feeds as OPML 2.0: (title, feed URL, page URL or empty). The published feeds (opml.xml), or
+/// the sources (`polyfeed export`).
+pub fn opml(title: &str, feeds: &[(String, String, String)]) -> String {
+    let mut out = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<opml version=\"2.0\">\n<head><title>{}</title></head>\n<body>\n", esc(title));
     for (title, xml_url, html_url) in feeds {
-        out.push_str(&format!(
-            "<outline type=\"rss\" text=\"{t}\" title=\"{t}\" xmlUrl=\"{}\" htmlUrl=\"{}\"/>\n",
-            esc(xml_url),
-            esc(html_url),
-            t = esc(title)
-        ));
+        let html = if html_url.is_empty() { String::new() } else { format!(" htmlUrl=\"{}\"", esc(html_url)) };
+        out.push_str(&format!("<outline type=\"rss\" text=\"{t}\" title=\"{t}\" xmlUrl=\"{}\"{html}/>\n", esc(xml_url), t = esc(title)));
     }
     out.push_str("</body>\n</opml>\n");
     out
