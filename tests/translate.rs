@@ -520,3 +520,80 @@ fn the_same_post_in_two_feeds_is_paid_for_once() {
     let merged = std::fs::read_to_string(w.path().join("output/all/zh-CN/atom.xml")).unwrap();
     assert_eq!(merged.matches("<entry>").count(), 3, "and shown once in the merged feed");
 }
+
+#[test]
+fn a_feeds_own_instructions_reach_its_requests_only_and_key_its_memory() {
+    // A good engine that follows a feed's instructions: asked for formal Chinese, it writes 汉语.
+    let follows = |req: &common::Seen, _: usize| {
+        let formal = engine::system_message(req).contains("formal Simplified Chinese (zh-CN)");
+        let reply = reply_html(&request_blocks(req), |h| {
+            let t = fake_translate(h);
+            if formal { t.replace("中文", "汉语") } else { t }
+        });
+        completion(&reply, 10, 10)
+    };
+    let feeds = Server::start();
+    let body = atom_feed(&sample_entries(2), false);
+    feeds.feed("/formal", ATOM, &body, "\"v1\"");
+    feeds.feed("/plain", ATOM, &body, "\"v1\"");
+    let engine = Server::start();
+    engine.route(CHAT, follows);
+    let top = engine::translator_config(&engine.url("/v1"), "");
+    let config = format!(
+        "{top}\n[[feeds]]\nname = \"formal\"\nurl = \"{}\"\nallow_private_network = true\ninstructions = \"Write formal {{target_language}} for engineers.\"\n\n[[feeds]]\nname = \"plain\"\nurl = \"{}\"\nallow_private_network = true\n",
+        feeds.url("/formal"),
+        feeds.url("/plain")
+    );
+    let w = Workdir::new(&config);
+    let run = w.run(&["refresh"]);
+    assert_eq!(run.code, 0, "{run:?}");
+
+    // The same blocks went twice: once under the feed's instructions, once without; never mixed in one request.
+    let mut formal_blocks = Vec::new();
+    let mut plain_blocks = Vec::new();
+    for req in engine.seen(CHAT) {
+        let system = engine::system_message(&req);
+        let blocks: Vec<String> = request_blocks(&req).into_iter().map(|b| b.2).collect();
+        if system.contains("Instructions for this feed") {
+            assert!(system.contains("Write formal Simplified Chinese (zh-CN) for engineers."), "{system}");
+            formal_blocks.extend(blocks);
+        } else {
+            plain_blocks.extend(blocks);
+        }
+    }
+    formal_blocks.sort();
+    plain_blocks.sort();
+    assert!(!formal_blocks.is_empty());
+    assert_eq!(formal_blocks, plain_blocks, "each feed's blocks, once each");
+
+    // What each feed publishes is what was asked for it.
+    let read = |feed: &str| std::fs::read_to_string(w.path().join(format!("output/{feed}/zh-CN/feed.json"))).unwrap();
+    let (formal, plain) = (read("formal"), read("plain"));
+    assert!(formal.contains("汉语") && !formal.contains("中文"), "{formal}");
+    assert!(plain.contains("中文") && !plain.contains("汉语"), "{plain}");
+
+    // Reworded instructions are new instructions: an edited post of that feed is translated anew
+    // in full, while the other feed's edit costs only its changed block.
+    let before = engine.seen(CHAT).len();
+    w.write_config(&config.replace("for engineers.", "for students."));
+    let mut entries = sample_entries(2);
+    entries[0].html = entries[0].html.replace("fell by a factor of 27", "fell by a factor of 28");
+    let edited = atom_feed(&entries, false);
+    feeds.feed("/formal", ATOM, &edited, "\"v2\"");
+    feeds.feed("/plain", ATOM, &edited, "\"v2\"");
+    let run = w.run(&["refresh"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let (mut formal_again, mut plain_again) = (0, 0);
+    for req in &engine.seen(CHAT)[before..] {
+        let system = engine::system_message(req);
+        let n = request_blocks(req).len();
+        if system.contains("Instructions for this feed") {
+            assert!(system.contains("for students."), "{system}");
+            formal_again += n;
+        } else {
+            plain_again += n;
+        }
+    }
+    assert_eq!(plain_again, 1, "only the edited block, from the memory otherwise");
+    assert_eq!(formal_again, body_units(&entries[0].html).len() + 1, "the whole post and its title, under the new instructions");
+}

@@ -134,6 +134,9 @@ pub struct FeedConfig {
     pub budget_tokens_per_day: Option<u64>,
     /// Money budget per month for this feed (on top of the global one).
     pub budget_usd_per_month: Option<f64>,
+    /// This feed's own instructions to the engine (tone, audience, terms), after the rules;
+    /// `{target_language}` names the language. Part of what the translation memory is keyed by.
+    pub instructions: Option<Spanned<String>>,
     #[serde(skip)]
     pub filters: Filters,
     /// Parsed from `schedule` during validation, when the feed has its own.
@@ -332,6 +335,9 @@ impl Config {
                     return Err(invalid(text, &span, "feeds.headers", format!("{header:?} is not a valid HTTP header")));
                 }
             }
+            if let Some(i) = &feed.instructions {
+                check_instructions(text, i)?;
+            }
             feed.filters =
                 Filters { include: compile_filters(text, &feed.include, "feeds.include")?, exclude: compile_filters(text, &feed.exclude, "feeds.exclude")? };
         }
@@ -375,6 +381,23 @@ fn check_url(text: &str, value: &Spanned<String>, key: &str) -> Result<()> {
         Ok(u) => Err(invalid(text, &value.span(), key, format!("{:?}: only http and https URLs are supported (got {})", value.get_ref(), u.scheme()))),
         Err(e) => Err(invalid(text, &value.span(), key, format!("{:?} is not a URL: {e}", value.get_ref()))),
     }
+}
+
+/// At most 2,000 characters, and `{target_language}` the only placeholder.
+fn check_instructions(text: &str, value: &Spanned<String>) -> Result<()> {
+    let v = value.get_ref();
+    let fail = |message: String| Err(invalid(text, &value.span(), "feeds.instructions", message));
+    if v.trim().is_empty() {
+        return fail("is empty: leave it out, or say what the translator should do".into());
+    }
+    if v.chars().count() > 2000 {
+        return fail(format!("is {} characters long; at most 2000 (it is sent with every request)", v.chars().count()));
+    }
+    let placeholders = Regex::new(r"\{[^{}]*\}").expect("a valid regex");
+    if let Some(other) = placeholders.find_iter(v).map(|m| m.as_str()).find(|m| *m != "{target_language}") {
+        return fail(format!("unknown placeholder {other} (the one there is: {{target_language}})"));
+    }
+    Ok(())
 }
 
 fn check_seconds(text: &str, value: &Spanned<f64>, key: &str) -> Result<()> {
@@ -544,6 +567,11 @@ mod tests {
             ("max_per_host = \"four\"\n", "line 1: `max_per_host`"),
             ("target_languages = [\"zh CN\"]\n", "line 1: `target_languages`: \"zh CN\" is not a language tag"),
             ("[[feeds]]\nname = \"a\"\nurl = \"https://a.org/\"\nbackfil = 3\n", "line 4: `backfil`: unknown field"),
+            (
+                "[[feeds]]\nname = \"a\"\nurl = \"https://a.org/\"\ninstructions = \"For {audience}\"\n",
+                "line 4: `feeds.instructions`: unknown placeholder {audience}",
+            ),
+            ("[[feeds]]\nname = \"a\"\nurl = \"https://a.org/\"\ninstructions = \" \"\n", "line 4: `feeds.instructions`: is empty"),
         ];
         for (text, want) in cases {
             let got = err(text);

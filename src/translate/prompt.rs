@@ -23,9 +23,12 @@ pub fn protocol_name(protocol: Protocol) -> &'static str {
 /// re-translates everything; a changed glossary entry or kept term only the blocks whose source
 /// has it, since the others were translated under the same instructions that matter to them.
 /// (A term counts as present when the source has it anywhere, in any case: a superset, never a miss.)
-pub fn instructions_key(target: &str, source_html: &str, glossary: &BTreeMap<String, String>, keep: &[String], protocol: Protocol) -> i64 {
+/// A feed's own instructions (`extra`) are part of the key; without them the key is what it was
+/// before feeds could have any, so the memory made then stays valid.
+pub fn instructions_key(target: &str, extra: Option<&str>, source_html: &str, glossary: &BTreeMap<String, String>, keep: &[String], protocol: Protocol) -> i64 {
     let source = source_html.to_lowercase();
-    let mut parts = vec![system_message(target, &BTreeMap::new(), &[], protocol), protocol_name(protocol).to_string()];
+    let mut parts = vec![system_message(target, None, &BTreeMap::new(), &[], protocol), protocol_name(protocol).to_string()];
+    parts.extend(extra.map(|e| format!("feed instructions {e}")));
     parts.extend(glossary.iter().filter(|(k, _)| source.contains(&k.to_lowercase())).map(|(k, v)| format!("glossary {k} = {v}")));
     parts.extend(keep.iter().filter(|k| source.contains(&k.to_lowercase())).map(|k| format!("keep {k}")));
     let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
@@ -33,8 +36,13 @@ pub fn instructions_key(target: &str, source_html: &str, glossary: &BTreeMap<Str
     i64::from_str_radix(&hex[..15], 16).expect("hex digits")
 }
 
-/// The system message.
-pub fn system_message(target: &str, glossary: &BTreeMap<String, String>, keep: &[String], protocol: Protocol) -> String {
+/// A feed's `instructions` for one language: `{target_language}` becomes its name and tag.
+pub fn feed_instructions(template: &str, target: &str) -> String {
+    template.trim().replace("{target_language}", &format!("{} ({target})", language_name(target)))
+}
+
+/// The system message; `extra`: the feed's own instructions, after the rules (which they cannot lift).
+pub fn system_message(target: &str, extra: Option<&str>, glossary: &BTreeMap<String, String>, keep: &[String], protocol: Protocol) -> String {
     let markup = match protocol {
         Protocol::Markup => "- Keep every HTML tag and attribute as it is; translate only the text between tags (and alt/title text).\n",
         Protocol::Placeholders => {
@@ -57,6 +65,9 @@ pub fn system_message(target: &str, glossary: &BTreeMap<String, String>, keep: &
     if !glossary.is_empty() {
         let terms: Vec<String> = glossary.iter().map(|(k, v)| format!("{k} = {v}")).collect();
         s.push_str(&format!("- Always translate these terms this way: {}.\n", terms.join("; ")));
+    }
+    if let Some(extra) = extra {
+        s.push_str(&format!("Instructions for this feed (every rule above still holds):\n{extra}\n"));
     }
     s
 }
@@ -227,7 +238,7 @@ mod tests {
     fn the_instructions_key_changes_with_what_the_block_is_translated_under() {
         let glossary = BTreeMap::from([("LLM".to_string(), "大语言模型".to_string())]);
         let keep = vec!["MLX".to_string()];
-        let key = |src: &str, g: &BTreeMap<String, String>, k: &[String]| instructions_key("zh-CN", src, g, k, Protocol::Placeholders);
+        let key = |src: &str, g: &BTreeMap<String, String>, k: &[String]| instructions_key("zh-CN", None, src, g, k, Protocol::Placeholders);
         let llm = "LLMs got cheaper.";
         let other = "Prices fell.";
         let changed = BTreeMap::from([("LLM".to_string(), "大型语言模型".to_string())]);
@@ -238,9 +249,23 @@ mod tests {
         // Kept terms likewise; the language and the prompt change every key.
         assert_ne!(key("MLX is fast.", &glossary, &keep), key("MLX is fast.", &glossary, &[]));
         let p = Protocol::Placeholders;
-        assert_ne!(instructions_key("zh-CN", other, &glossary, &keep, p), instructions_key("ja", other, &glossary, &keep, p));
+        assert_ne!(instructions_key("zh-CN", None, other, &glossary, &keep, p), instructions_key("ja", None, other, &glossary, &keep, p));
         // So does the protocol.
-        assert_ne!(instructions_key("zh-CN", other, &glossary, &keep, p), instructions_key("zh-CN", other, &glossary, &keep, Protocol::Markup));
+        assert_ne!(instructions_key("zh-CN", None, other, &glossary, &keep, p), instructions_key("zh-CN", None, other, &glossary, &keep, Protocol::Markup));
+        // And a feed's own instructions, each wording its own key.
+        let formal = Some("Use a formal register.");
+        assert_ne!(instructions_key("zh-CN", formal, other, &glossary, &keep, p), instructions_key("zh-CN", None, other, &glossary, &keep, p));
+        assert_ne!(instructions_key("zh-CN", formal, other, &glossary, &keep, p), instructions_key("zh-CN", Some("Be casual."), other, &glossary, &keep, p));
+    }
+
+    #[test]
+    fn feed_instructions_name_the_language_and_follow_the_rules() {
+        let extra = feed_instructions("  Write for engineers reading {target_language}; keep it terse. ", "zh-CN");
+        assert_eq!(extra, "Write for engineers reading Simplified Chinese (zh-CN); keep it terse.");
+        let s = system_message("zh-CN", Some(&extra), &BTreeMap::new(), &[], Protocol::Placeholders);
+        let (rules, feed) = (s.find("Translate only").unwrap(), s.find("Write for engineers").unwrap());
+        assert!(rules < feed && s.contains("every rule above still holds"), "{s}");
+        assert_eq!(system_message("zh-CN", None, &BTreeMap::new(), &[], Protocol::Placeholders).matches("Instructions for this feed").count(), 0);
     }
 
     #[test]
@@ -283,9 +308,9 @@ mod tests {
     #[test]
     fn system_message_carries_the_rules_and_terms() {
         let glossary = BTreeMap::from([("large language model".to_string(), "大语言模型".to_string())]);
-        let s = system_message("zh-CN", &glossary, &["Claude".into()], Protocol::Placeholders);
+        let s = system_message("zh-CN", None, &glossary, &["Claude".into()], Protocol::Placeholders);
         assert!(s.contains("numbered placeholder"));
-        assert!(!system_message("zh-CN", &glossary, &[], Protocol::Markup).contains("placeholder"));
+        assert!(!system_message("zh-CN", None, &glossary, &[], Protocol::Markup).contains("placeholder"));
         assert!(s.contains("into Simplified Chinese (zh-CN)"));
         assert!(s.contains("Never translate these terms: Claude."));
         assert!(s.contains("large language model = 大语言模型"));

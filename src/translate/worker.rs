@@ -128,13 +128,15 @@ pub struct Report {
     pub engine_problems: Vec<String>,
 }
 
-/// Identifies a unit across entries: (language, hash).
-type Key = (String, String);
+/// Identifies a unit across entries: (language, the feed's own instructions, hash).
+type Key = (String, Option<Arc<str>>, String);
 
 /// A unit waiting for a translation, with whom to bill.
 #[derive(Clone)]
 struct Pending {
     lang: String,
+    /// The feed's own instructions, rendered for the language.
+    extra: Option<Arc<str>>,
     unit: Unit,
     feed: String,
     entry_id: i64,
@@ -142,7 +144,7 @@ struct Pending {
 
 impl Pending {
     fn key(&self) -> Key {
-        (self.lang.clone(), self.unit.hash.clone())
+        (self.lang.clone(), self.extra.clone(), self.unit.hash.clone())
     }
 }
 
@@ -153,6 +155,8 @@ struct Plan {
     /// None when the title has no words to translate (it is published as it is).
     title: Option<Unit>,
     body: Option<Segmented>,
+    /// The feed's own instructions (`instructions`), rendered for the job's language.
+    extra: Option<Arc<str>>,
 }
 
 impl Plan {
@@ -293,27 +297,40 @@ impl Worker {
         let mut done: HashMap<Key, String> = HashMap::new();
         let memory_keys = self.memory_keys();
         for plan in &plans {
-            let blocks: Vec<MemoryKey> =
-                plan.units().map(|u| MemoryKey { hash: u.hash.clone(), instructions: self.instructions_key(&plan.job.lang, u) }).collect();
+            let blocks: Vec<MemoryKey> = plan
+                .units()
+                .map(|u| MemoryKey { hash: u.hash.clone(), instructions: self.instructions_key(&plan.job.lang, plan.extra.as_deref(), u) })
+                .collect();
             match self.store.memory_lookup(&blocks, &plan.job.lang, &memory_keys) {
-                Ok(found) => done.extend(found.into_iter().map(|(h, t)| ((plan.job.lang.clone(), h), t))),
+                Ok(found) => done.extend(found.into_iter().map(|(h, t)| ((plan.job.lang.clone(), plan.extra.clone(), h), t))),
                 Err(e) => tracing::error!(error = %e, "translation memory lookup failed"),
             }
         }
 
         // Titles first (a budget stop still leaves readable titles), then bodies, in entry order.
         let mut queued: std::collections::HashSet<Key> = done.keys().cloned().collect();
-        let hits = plans.iter().flat_map(|p| p.units().map(|u| (p.job.lang.clone(), u.hash.clone()))).filter(|k| done.contains_key(k)).count();
+        let hits = plans.iter().flat_map(|p| p.units().map(|u| (p.job.lang.clone(), p.extra.clone(), u.hash.clone()))).filter(|k| done.contains_key(k)).count();
         self.tally().cache_hits += hits;
         let mut titles: Vec<Pending> = Vec::new();
-        let mut bodies: std::collections::BTreeMap<String, Vec<Pending>> = Default::default();
+        let mut bodies: std::collections::BTreeMap<(String, Option<Arc<str>>), Vec<Pending>> = Default::default();
         for plan in &plans {
-            let pending = |u: &Unit| Pending { lang: plan.job.lang.clone(), unit: u.clone(), feed: plan.job.feed.clone(), entry_id: plan.job.entry_id };
-            if let Some(title) = plan.title.as_ref().filter(|t| queued.insert((plan.job.lang.clone(), t.hash.clone()))) {
+            let pending = |u: &Unit| Pending {
+                lang: plan.job.lang.clone(),
+                extra: plan.extra.clone(),
+                unit: u.clone(),
+                feed: plan.job.feed.clone(),
+                entry_id: plan.job.entry_id,
+            };
+            if let Some(title) = plan.title.as_ref().filter(|t| queued.insert((plan.job.lang.clone(), plan.extra.clone(), t.hash.clone()))) {
                 titles.push(pending(title));
             }
-            let body = plan.body.iter().flat_map(|s| s.units.iter()).filter(|u| queued.insert((plan.job.lang.clone(), u.hash.clone()))).map(pending);
-            bodies.entry(plan.job.lang.clone()).or_default().extend(body);
+            let body = plan
+                .body
+                .iter()
+                .flat_map(|s| s.units.iter())
+                .filter(|u| queued.insert((plan.job.lang.clone(), plan.extra.clone(), u.hash.clone())))
+                .map(pending);
+            bodies.entry((plan.job.lang.clone(), plan.extra.clone())).or_default().extend(body);
         }
         // Blocks another process sharing the store is translating are left to it.
         let mut missed: HashMap<Key, Miss> = HashMap::new();
@@ -324,7 +341,7 @@ impl Worker {
                 .iter()
                 .chain(bodies.values().flatten())
                 .filter(|p| p.lang == lang)
-                .map(|p| MemoryKey { hash: p.unit.hash.clone(), instructions: self.instructions_key(&lang, &p.unit) })
+                .map(|p| MemoryKey { hash: p.unit.hash.clone(), instructions: self.instructions_key(&lang, p.extra.as_deref(), &p.unit) })
                 .collect();
             let ours = self.store.claim_units(&lang, &keys).unwrap_or_else(|e| {
                 tracing::error!(error = %e, "cannot claim blocks; translating them anyway");
@@ -343,9 +360,9 @@ impl Worker {
             }
             claimed.push((lang, keys.into_iter().filter(|k| ours.contains(&k.hash)).collect()));
         }
-        let mut by_lang: HashMap<String, Vec<Pending>> = HashMap::new();
+        let mut by_lang: HashMap<(String, Option<Arc<str>>), Vec<Pending>> = HashMap::new();
         for t in titles {
-            by_lang.entry(t.lang.clone()).or_default().push(t);
+            by_lang.entry((t.lang.clone(), t.extra.clone())).or_default().push(t);
         }
         // Short posts share requests: the instructions are paid once per batch, not once per post.
         let mut round: Vec<(Vec<Pending>, Option<String>)> = by_lang.into_values().flat_map(|group| self.batch(group)).map(|b| (b, None)).collect();
@@ -462,7 +479,8 @@ impl Worker {
         let options = segment::Options::for_translator(&self.tcfg, &job.lang);
         let body = (mode == TranslateMode::Full).then(|| segment::segment(&entry.entry.content, &options));
         let title = Some(Unit::title(&entry.entry.title)).filter(|t| segment::worth_sending(t, &options));
-        Ok(Plan { title, body, entry, job: job.clone() })
+        let extra = feed.and_then(|f| f.instructions.as_ref()).map(|t| Arc::from(prompt::feed_instructions(t.get_ref(), &job.lang)));
+        Ok(Plan { title, body, entry, job: job.clone(), extra })
     }
 
     fn conclude(&self, plan: &Plan, done: &HashMap<Key, String>, missed: &HashMap<Key, Miss>) -> JobEnd {
@@ -482,8 +500,8 @@ impl Worker {
     }
 
     /// The instructions a unit is translated under, as the memory keys them.
-    fn instructions_key(&self, lang: &str, unit: &Unit) -> i64 {
-        prompt::instructions_key(lang, &unit.html, &self.tcfg.glossary, &self.tcfg.keep, self.tcfg.protocol)
+    fn instructions_key(&self, lang: &str, extra: Option<&str>, unit: &Unit) -> i64 {
+        prompt::instructions_key(lang, extra, &unit.html, &self.tcfg.glossary, &self.tcfg.keep, self.tcfg.protocol)
     }
 
     fn concurrency(&self) -> usize {
@@ -533,7 +551,7 @@ impl Worker {
     /// `repair`: why the last translation of this (single) block was rejected, said to the engine.
     async fn run_batch(&self, units: &[Pending], repair: Option<&str>) -> BatchEnd {
         let lang = units[0].lang.clone();
-        let mut system = prompt::system_message(&lang, &self.tcfg.glossary, &self.tcfg.keep, self.tcfg.protocol);
+        let mut system = prompt::system_message(&lang, units[0].extra.as_deref(), &self.tcfg.glossary, &self.tcfg.keep, self.tcfg.protocol);
         if let Some(why) = repair {
             system.push_str(&prompt::repair_note(why));
         }
@@ -610,7 +628,7 @@ impl Worker {
                     lang: lang.clone(),
                     engine: engine.name().to_string(),
                     model: engine.model().to_string(),
-                    instructions: self.instructions_key(&lang, &u.unit),
+                    instructions: self.instructions_key(&lang, u.extra.as_deref(), &u.unit),
                     source: u.unit.html.clone(),
                     translation: t.clone(),
                 })
@@ -771,10 +789,10 @@ struct Policy {
 /// growing wait (`jitter` in 0..1), until its attempts are spent. Pure.
 fn conclude(plan: &Plan, done: &HashMap<Key, String>, missed: &HashMap<Key, Miss>, policy: &Policy, now: i64, jitter: f64) -> JobEnd {
     let lang = &plan.job.lang;
-    let get = |u: &Unit| done.get(&(lang.clone(), u.hash.clone())).cloned();
+    let key = |u: &Unit| (lang.clone(), plan.extra.clone(), u.hash.clone());
+    let get = |u: &Unit| done.get(&key(u)).cloned();
     let units: Vec<Option<String>> = plan.body.iter().flat_map(|s| s.units.iter()).map(get).collect();
-    let missing: Vec<(&Unit, Option<&Miss>)> =
-        plan.units().filter(|u| !done.contains_key(&(lang.clone(), u.hash.clone()))).map(|u| (u, missed.get(&(lang.clone(), u.hash.clone())))).collect();
+    let missing: Vec<(&Unit, Option<&Miss>)> = plan.units().filter(|u| !done.contains_key(&key(u))).map(|u| (u, missed.get(&key(u)))).collect();
     let total = plan.units().count();
     let title = match &plan.title {
         Some(t) => get(t).map(|t| crate::text::html_to_plain(&t)),
@@ -852,12 +870,13 @@ mod tests {
             entry: StoredEntry { id: 7, feed: "f".into(), version: 2, entry, note: None },
             title: Some(Unit::title("A title")),
             body: Some(segment::segment(content, &segment::Options::default())),
+            extra: None,
         }
     }
 
     /// Translations of the first `n` units of `plan` (title first), and `miss` for the others.
     fn outcome(plan: &Plan, n: usize, miss: Option<Miss>) -> (HashMap<Key, String>, HashMap<Key, Miss>) {
-        let key = |u: &Unit| ("zh-CN".to_string(), u.hash.clone());
+        let key = |u: &Unit| ("zh-CN".to_string(), None, u.hash.clone());
         let done = plan.units().take(n).map(|u| (key(u), format!("译{}", u.text))).collect();
         let missed = plan.units().skip(n).filter_map(|u| Some((key(u), miss.clone()?))).collect();
         (done, missed)
@@ -915,7 +934,7 @@ mod tests {
     #[test]
     fn an_untranslated_title_holds_a_partial_post_back() {
         let p = plan(0);
-        let key = |u: &Unit| ("zh-CN".to_string(), u.hash.clone());
+        let key = |u: &Unit| ("zh-CN".to_string(), None, u.hash.clone());
         let done: HashMap<Key, String> = p.units().skip(1).map(|u| (key(u), "译".to_string())).collect();
         let missed: HashMap<Key, Miss> = p.title.iter().map(|t| (key(t), Miss::Rejected("not in the target language".into()))).collect();
         assert!(matches!(conclude(&p, &done, &missed, &PARTIAL, 0, 0.0), JobEnd::Retry { .. }));
