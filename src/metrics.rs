@@ -25,6 +25,7 @@ pub struct Metrics {
     queue: Family<Label, Gauge>,
     node_leases: Family<Label, Gauge>,
     node_alive: Family<Label, Gauge>,
+    websub_pings: Family<Label, Counter>,
     pub units_translated: Counter,
     /// Blocks that passed once told what was wrong with their last translation.
     pub units_repaired: Counter,
@@ -48,6 +49,7 @@ impl Default for Metrics {
             queue: Family::default(),
             node_leases: Family::default(),
             node_alive: Family::default(),
+            websub_pings: Family::default(),
             units_translated: Counter::default(),
             units_repaired: Counter::default(),
             entries_translated: Counter::default(),
@@ -68,6 +70,7 @@ impl Default for Metrics {
         r.register("entries_partial", "Entries published partly translated (allow_partial).", m.entries_partial.clone());
         r.register("translation_failures", "Translation jobs that ended failed or to be retried.", m.translation_failures.clone());
         r.register("tokens", "Tokens spent on translation.", m.tokens.clone());
+        r.register("websub_pings", "Changed feeds announced to the WebSub hub, by result.", m.websub_pings.clone());
         r.register("fetch_duration_seconds", "Time to fetch a feed.", m.fetch_seconds.clone());
         r.register("translation_request_duration_seconds", "Time of one translation request.", m.translate_seconds.clone());
         Metrics { registry: r, ..m }
@@ -91,6 +94,12 @@ impl Metrics {
     pub fn spent(&self, prompt: u64, completion: u64) {
         self.tokens.get_or_create(&[("kind", "prompt".to_string())]).inc_by(prompt);
         self.tokens.get_or_create(&[("kind", "completion".to_string())]).inc_by(completion);
+    }
+
+    /// Counts feeds announced to the WebSub hub ("ok", "failed").
+    pub fn pinged(&self, ok: usize, failed: usize) {
+        self.websub_pings.get_or_create(&[("result", "ok".to_string())]).inc_by(ok as u64);
+        self.websub_pings.get_or_create(&[("result", "failed".to_string())]).inc_by(failed as u64);
     }
 
     /// Times one translation request.

@@ -134,6 +134,16 @@ impl Pipeline {
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "publishing failed; the files published before are intact"),
         }
+        if let (Ok(r), Some(hub)) = (&report, self.ctx.config.publish.hub())
+            && !r.changed_feeds.is_empty()
+        {
+            let agent = self.ctx.config.user_agent.as_deref().unwrap_or(crate::config::DEFAULT_USER_AGENT);
+            let failed = crate::fetch::websub::ping(hub, &r.changed_feeds, agent).await;
+            for (topic, why) in &failed {
+                tracing::warn!(%topic, %why, "the WebSub hub was not told of a changed feed; its readers get it at their next poll");
+            }
+            self.ctx.metrics.pinged(r.changed_feeds.len() - failed.len(), failed.len());
+        }
         report
     }
 

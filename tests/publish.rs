@@ -287,3 +287,64 @@ fn two_posts_with_one_slug_on_one_day_keep_two_files() {
     assert_eq!(w.run(&["refresh"]).code, 0);
     assert_eq!(std::fs::read_dir(w.path().join("output/posts/zh-CN")).unwrap().count(), 2);
 }
+
+#[test]
+fn changed_feeds_are_announced_to_the_websub_hub_and_name_it() {
+    let feeds = Server::start();
+    let mut entries = common::sample_entries(2);
+    feeds.feed("/feed", ATOM, &atom_feed(&entries, false), "\"v1\"");
+    let engine_server = Server::start();
+    engine_server.route(CHAT, |req, _| engine::translate(req));
+    // The hub: takes every announcement (202, as hubs answer).
+    let hub = Server::start();
+    hub.route("/hub", |_, _| Reply::status(202));
+    let public = "https://feeds.example.org/p/";
+    let top =
+        format!("{}\n[publish]\npublic_url = \"{public}\"\nwebsub_hub = \"{}\"\n", engine::translator_config(&engine_server.url("/v1"), ""), hub.url("/hub"));
+    let w = Workdir::new(&config_for(&[("simon", &feeds.url("/feed"))], &top, ""));
+    let run = w.run(&["refresh"]);
+    assert_eq!(run.code, 0, "{run:?}");
+
+    let announced = |from: usize| -> BTreeSet<String> {
+        hub.seen("/hub")[from..]
+            .iter()
+            .map(|s| {
+                assert_eq!(s.method, "POST");
+                assert_eq!(s.header("content-type"), Some("application/x-www-form-urlencoded"));
+                let form: Vec<(String, String)> = url::form_urlencoded::parse(&s.body).into_owned().collect();
+                assert_eq!(form[0], ("hub.mode".to_string(), "publish".to_string()), "{form:?}");
+                form[1].1.clone()
+            })
+            .collect()
+    };
+    let every: BTreeSet<String> =
+        ["simon", "all"].iter().flat_map(|f| ["atom.xml", "rss.xml", "feed.json"].map(|file| format!("{public}{f}/zh-CN/{file}"))).collect();
+    assert_eq!(announced(0), every, "every feed file that changed, once each");
+    assert_eq!(hub.seen("/hub").len(), 6);
+
+    // Each feed names the hub, the way its format does, and still reads back.
+    let atom = read(&w, "simon/zh-CN/atom.xml");
+    let hub_url = hub.url("/hub");
+    let parsed = feed_rs::parser::parse(atom.as_bytes()).unwrap();
+    assert!(parsed.links.iter().any(|l| l.rel.as_deref() == Some("hub") && l.href == hub_url), "{atom}");
+    let rss = read(&w, "simon/zh-CN/rss.xml");
+    assert!(rss.contains("rel=\"hub\"") && rss.contains(&hub_url), "{rss}");
+    feed_rs::parser::parse(rss.as_bytes()).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&read(&w, "simon/zh-CN/feed.json")).unwrap();
+    assert_eq!(json["hubs"], serde_json::json!([{"type": "WebSub", "url": hub_url}]));
+
+    // Nothing changed: nothing announced.
+    let run = w.run(&["refresh"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(hub.seen("/hub").len(), 6);
+
+    // A hub that fails loses nothing: the files are published, and the next change is announced again.
+    hub.route("/hub", |_, _| Reply::status(503));
+    entries[0].html = entries[0].html.replace("fell by a factor of 27", "fell by a factor of 28");
+    feeds.feed("/feed", ATOM, &atom_feed(&entries, false), "\"v2\"");
+    let run = w.run(&["refresh"]);
+    assert_eq!(run.code, 0, "a hub that is down is not unfinished work: readers poll: {run:?}");
+    assert!(run.stderr.contains("WebSub hub was not told"), "{}", run.stderr);
+    assert!(read(&w, "simon/zh-CN/atom.xml").contains("28"));
+    assert_eq!(announced(6), every);
+}

@@ -58,6 +58,10 @@ pub struct PublishConfig {
     /// Write the HTML site (index.html and reading pages).
     #[serde(default = "yes")]
     pub html: bool,
+    /// A WebSub hub (`https://pubsubhubbub.appspot.com/`): the published feeds name it, and it is
+    /// told of every feed file that changes, so that readers subscribed through it get new posts
+    /// at once instead of at their next poll.
+    pub websub_hub: Option<Spanned<String>>,
     /// `public_url` parsed, with a trailing slash.
     #[serde(skip, default = "default_base")]
     base: url::Url,
@@ -78,6 +82,11 @@ impl PublishConfig {
         })
     }
 
+    /// The WebSub hub, if any.
+    pub fn hub(&self) -> Option<&str> {
+        self.websub_hub.as_ref().map(|h| h.get_ref().as_str())
+    }
+
     /// `public_url` with a trailing slash, ready for joining (parsed once, at load).
     pub fn base_url(&self) -> &url::Url {
         &self.base
@@ -94,6 +103,11 @@ impl PublishConfig {
                 let message = format!("{:?} is not an http(s) URL", self.public_url.get_ref());
                 return Err(invalid(text, &self.public_url.span(), "publish.public_url", message));
             }
+        }
+        if let Some(hub) = &self.websub_hub
+            && !url::Url::parse(hub.get_ref()).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+        {
+            return Err(invalid(text, &hub.span(), "publish.websub_hub", format!("{:?} is not an http(s) URL", hub.get_ref())));
         }
         if *self.max_entries.get_ref() == 0 {
             return Err(invalid(text, &self.max_entries.span(), "publish.max_entries", "must be at least 1".into()));

@@ -4,6 +4,7 @@
 pub mod discover;
 pub mod fulltext;
 pub mod policy;
+pub mod websub;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};

@@ -18,6 +18,8 @@ pub struct Channel {
     pub atom_url: String,
     pub rss_url: String,
     pub json_url: String,
+    /// The WebSub hub the feed names (`[publish] websub_hub`).
+    pub hub: Option<String>,
     /// The original feed (for `source` elements), when this is one feed's translation.
     pub source: Option<Source>,
 }
@@ -110,7 +112,10 @@ fn atom(channel: &Channel, entries: &[(Published, Option<Source>)]) -> String {
         updated: fixed(updated(entries)),
         subtitle: Some(atom::Text::plain(&channel.description)),
         generator: Some(atom::Generator { value: GENERATOR.into(), version: Some(env!("CARGO_PKG_VERSION").into()), ..Default::default() }),
-        links: vec![link(&channel.atom_url, "self", Some("application/atom+xml")), link(&channel.home_url, "alternate", Some("text/html"))],
+        links: [link(&channel.atom_url, "self", Some("application/atom+xml")), link(&channel.home_url, "alternate", Some("text/html"))]
+            .into_iter()
+            .chain(channel.hub.iter().map(|h| link(h, "hub", None)))
+            .collect(),
         lang: Some(channel.lang.clone()),
         entries: entries
             .iter()
@@ -146,7 +151,14 @@ fn atom(channel: &Channel, entries: &[(Published, Option<Source>)]) -> String {
 /// An RSS 2.0 document.
 fn rss(channel: &Channel, entries: &[(Published, Option<Source>)]) -> String {
     let atom_ext = rss::extension::atom::AtomExtension {
-        links: vec![atom::Link { href: channel.rss_url.clone(), rel: "self".into(), mime_type: Some("application/rss+xml".into()), ..Default::default() }],
+        links: std::iter::once(atom::Link {
+            href: channel.rss_url.clone(),
+            rel: "self".into(),
+            mime_type: Some("application/rss+xml".into()),
+            ..Default::default()
+        })
+        .chain(channel.hub.iter().map(|h| atom::Link { href: h.clone(), rel: "hub".into(), ..Default::default() }))
+        .collect(),
     };
     let ch = rss::Channel {
         title: channel.title.clone(),
@@ -205,7 +217,7 @@ fn json_feed(channel: &Channel, entries: &[(Published, Option<Source>)]) -> Stri
             item
         })
         .collect();
-    let doc = json!({
+    let mut doc = json!({
         "version": "https://jsonfeed.org/version/1.1",
         "title": channel.title,
         "description": channel.description,
@@ -214,6 +226,9 @@ fn json_feed(channel: &Channel, entries: &[(Published, Option<Source>)]) -> Stri
         "language": channel.lang,
         "items": items,
     });
+    if let Some(hub) = &channel.hub {
+        doc["hubs"] = json!([{"type": "WebSub", "url": hub}]);
+    }
     serde_json::to_string_pretty(&doc).expect("JSON values serialize")
 }
 
@@ -252,6 +267,7 @@ mod tests {
             atom_url: "https://p.org/atom.xml".into(),
             rss_url: "https://p.org/rss.xml".into(),
             json_url: "https://p.org/feed.json".into(),
+            hub: None,
             source: None,
         };
         // A title that bypassed every earlier guard.

@@ -39,7 +39,7 @@ pub enum PublishError {
 pub type Result<T> = std::result::Result<T, PublishError>;
 
 /// What a publish did.
-#[derive(Debug, Clone, Copy, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Report {
     /// Files written because their content changed.
     pub written: usize,
@@ -53,6 +53,9 @@ pub struct Report {
     pub left_out: usize,
     /// Another process sharing the store holds the publishing lease: it writes `output/`.
     pub elsewhere: bool,
+    /// The public URLs of the feed files whose content changed (for the WebSub hub).
+    #[serde(skip)]
+    pub changed_feeds: Vec<String>,
 }
 
 struct Out<'a> {
@@ -62,7 +65,8 @@ struct Out<'a> {
 }
 
 impl Out<'_> {
-    fn write(&mut self, rel: &str, content: &str) -> Result<()> {
+    /// Writes `rel` if its content changed; says whether it did.
+    fn write(&mut self, rel: &str, content: &str) -> Result<bool> {
         let path: PathBuf = self.dir.join(rel);
         let written = self.batch.write(&path, content.as_bytes()).map_err(|source| PublishError::Write { path: path.display().to_string(), source })?;
         if written {
@@ -70,7 +74,7 @@ impl Out<'_> {
         } else {
             self.report.unchanged += 1;
         }
-        Ok(())
+        Ok(written)
     }
 }
 
@@ -146,6 +150,7 @@ fn publish_claimed(config: &Config, store: &dyn PublishStore) -> Result<Report> 
                 atom_url: url(&format!("{}/{lang}/atom.xml", f.name())),
                 rss_url: url(&format!("{}/{lang}/rss.xml", f.name())),
                 json_url: url(&format!("{}/{lang}/feed.json", f.name())),
+                hub: config.publish.hub().map(str::to_string),
                 source: Some(source),
             };
             write_feed(&mut out, &format!("{}/{lang}", f.name()), &channel, &items)?;
@@ -174,6 +179,7 @@ fn publish_claimed(config: &Config, store: &dyn PublishStore) -> Result<Report> 
             atom_url: url(&format!("all/{lang}/atom.xml")),
             rss_url: url(&format!("all/{lang}/rss.xml")),
             json_url: url(&format!("all/{lang}/feed.json")),
+            hub: config.publish.hub().map(str::to_string),
             source: None,
         };
         write_feed(&mut out, &format!("all/{lang}"), &channel, &items)?;
@@ -246,7 +252,14 @@ fn write_feed(out: &mut Out, dir: &str, channel: &Channel, items: &[(Published, 
             tracing::warn!(file = %rel, entry = %id, %reason, "entry left out: it would make the feed unreadable");
         }
         out.report.left_out += left_out.len();
-        out.write(&rel, &doc)?;
+        if out.write(&rel, &doc)? {
+            let public = match format {
+                feeds::Format::Atom => &channel.atom_url,
+                feeds::Format::Rss => &channel.rss_url,
+                feeds::Format::Json => &channel.json_url,
+            };
+            out.report.changed_feeds.push(public.clone());
+        }
     }
     Ok(())
 }
@@ -295,7 +308,7 @@ fn write_site(
         .collect();
     out.write("index.html", &site::index(&sections, &links))?;
     out.write("opml.xml", &site::opml("polyfeed", &outlines))?;
-    out.write("style.css", site::STYLE)
+    out.write("style.css", site::STYLE).map(|_| ())
 }
 
 /// Changes when a setting that shapes the output changes: then everything is redone.
