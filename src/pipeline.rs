@@ -89,11 +89,12 @@ impl Pipeline {
     /// for this tick (None then).
     pub async fn fetch_scheduled(&self, feed: &FeedConfig) -> Result<Option<FeedReport>, StoreError> {
         let config = &self.ctx.config;
-        let claim = crate::schedule::tick_claim(feed.schedule(config), config.tz, chrono::Utc::now());
-        if !self.ctx.store.claim_fetch(feed.name(), feed.url(), claim)? {
+        let tick = crate::schedule::current_tick(feed.schedule(config), config.tz, chrono::Utc::now());
+        if !self.ctx.store.claim_fetch(feed.name(), feed.url(), tick.timestamp_millis())? {
             tracing::debug!(feed = feed.name(), "fetched by another node for this tick");
             return Ok(None);
         }
+        tracing::debug!(feed = feed.name(), tick_ms = tick.timestamp_millis(), "fetching for its tick");
         refresh_feed(&self.ctx, feed, false).await.map(Some)
     }
 

@@ -40,17 +40,43 @@ fn upcoming(schedule: &cron::Schedule, tz: chrono_tz::Tz, now: DateTime<Utc>) ->
     (first, (second - first).to_std().unwrap_or(Duration::from_secs(60)).max(Duration::from_secs(1)))
 }
 
-/// How long one tick of the schedule claims a feed across processes sharing a store: half the
-/// interval, so processes that schedule the same tick (their jitters differ by less than a tenth
-/// of it) fetch once between them, and the next tick is free again.
-pub fn tick_claim(schedule: &cron::Schedule, tz: chrono_tz::Tz, now: DateTime<Utc>) -> Duration {
-    upcoming(schedule, tz, now).1 / 2
+/// The tick of the schedule a fetch at `now` belongs to: the last scheduled time at or before it
+/// (a fetch runs a little after its tick, by the jitter, or later on a loaded machine). Processes
+/// sharing a store claim a feed by its tick, so each tick is fetched once between them however
+/// late one of them is, and a process late by more than an interval claims the later tick.
+pub fn current_tick(schedule: &cron::Schedule, tz: chrono_tz::Tz, now: DateTime<Utc>) -> DateTime<Utc> {
+    let (next, interval) = upcoming(schedule, tz, now);
+    // Ticks from a little more than two intervals back; the last one not after `now`.
+    let lookback = chrono::Duration::from_std(interval.saturating_mul(2) + Duration::from_secs(1)).unwrap_or(chrono::Duration::days(1));
+    let from = (now - lookback).with_timezone(&tz);
+    schedule.after(&from).map(|d| d.with_timezone(&Utc)).take_while(|d| *d <= now).last().unwrap_or(next - lookback)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::parse_cron;
+
+    #[test]
+    fn a_fetch_belongs_to_the_tick_before_it() {
+        let every_second = parse_cron("* * * * * *").unwrap();
+        let half_hour = parse_cron("*/30 * * * *").unwrap();
+        let twice_a_day = parse_cron("0 9,17 * * *").unwrap();
+        let utc = chrono_tz::UTC;
+        // (schedule, now, tick)
+        let cases = [
+            (&every_second, "2026-12-01T10:00:00.050Z", "2026-12-01T10:00:00Z"),
+            (&every_second, "2026-12-01T10:00:00.990Z", "2026-12-01T10:00:00Z"),
+            (&every_second, "2026-12-01T10:00:01Z", "2026-12-01T10:00:01Z"),
+            (&half_hour, "2026-12-01T10:02:59Z", "2026-12-01T10:00:00Z"),
+            (&half_hour, "2026-12-01T10:31:00Z", "2026-12-01T10:30:00Z"),
+            (&twice_a_day, "2026-12-01T09:04:00Z", "2026-12-01T09:00:00Z"),
+            (&twice_a_day, "2026-12-01T23:00:00Z", "2026-12-01T17:00:00Z"),
+        ];
+        for (schedule, now, want) in cases {
+            assert_eq!(current_tick(schedule, utc, at(now)), at(want), "{now}");
+        }
+    }
 
     fn at(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)

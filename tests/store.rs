@@ -309,16 +309,18 @@ fn a_feed_is_fetched_once_per_tick_and_one_node_publishes_at_a_time() {
     let Some(pg) = Postgres::start("a_feed_is_fetched_once_per_tick_and_one_node_publishes_at_a_time") else { return };
     let url = pg.database("ticks");
     let nodes: Vec<PgStore> = (0..4).map(|_| PgStore::open(&url, 60).unwrap()).collect();
-    let tick = std::time::Duration::from_secs(30);
+    let tick: i64 = 1_796_000_000_000;
     // Four nodes scheduling the same tick: one fetches.
     let won: Vec<bool> = std::thread::scope(|s| {
         let handles: Vec<_> = nodes.iter().map(|n| s.spawn(|| n.claim_fetch("f", "https://e.org/f.xml", tick).unwrap())).collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
     assert_eq!(won.iter().filter(|w| **w).count(), 1, "{won:?}");
-    // The next tick is free again (here: a claim of no length).
-    assert!(nodes[1].claim_fetch("f", "https://e.org/f.xml", std::time::Duration::ZERO).unwrap());
+    // However late a node comes for that tick (or an earlier one), it is fetched; the next tick is free.
     assert!(!nodes[2].claim_fetch("f", "https://e.org/f.xml", tick).unwrap());
+    assert!(!nodes[3].claim_fetch("f", "https://e.org/f.xml", tick - 1000).unwrap());
+    assert!(nodes[1].claim_fetch("f", "https://e.org/f.xml", tick + 1000).unwrap());
+    assert!(!nodes[2].claim_fetch("f", "https://e.org/f.xml", tick + 1000).unwrap());
 
     // A block one node is translating is not paid for by another.
     let keys = |hs: &[&str]| hs.iter().map(|h| MemoryKey { hash: h.to_string(), instructions: 1 }).collect::<Vec<_>>();

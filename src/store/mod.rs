@@ -84,10 +84,10 @@ pub trait FeedStore: Send + Sync {
     /// One summary per feed in the store, by name.
     fn feed_summaries(&self) -> Result<Vec<FeedSummary>>;
 
-    /// Claims the fetch of a feed for this process, unless another process fetched it less than
-    /// `gap` ago (the same schedule tick, on a store several nodes share). Always true where one
-    /// process holds the store.
-    fn claim_fetch(&self, feed: &str, url: &str, gap: std::time::Duration) -> Result<bool>;
+    /// Claims the fetch of a feed for schedule tick `tick_ms` (milliseconds since the epoch) for
+    /// this process, unless a process sharing the store claimed that tick or a later one. Always
+    /// true where one process holds the store.
+    fn claim_fetch(&self, feed: &str, url: &str, tick_ms: i64) -> Result<bool>;
 }
 
 /// What the fetcher needs to know about a feed before fetching it.

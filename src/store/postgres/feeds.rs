@@ -199,16 +199,15 @@ impl FeedStore for PgStore {
         })
     }
 
-    fn claim_fetch(&self, feed: &str, url: &str, gap: std::time::Duration) -> Result<bool> {
+    fn claim_fetch(&self, feed: &str, url: &str, tick_ms: i64) -> Result<bool> {
         self.run(async {
             let c = self.pool.get().await?;
-            let now_ms = chrono::Utc::now().timestamp_millis();
-            let gap_ms = gap.as_millis() as i64;
             c.execute("INSERT INTO feeds (name, url) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING", &[&feed, &url]).await?;
+            // claimed_at_ms holds the tick claimed last: each tick is claimed once.
             let n = c
                 .execute(
-                    "UPDATE feeds SET claimed_by = $2, claimed_at_ms = $3 WHERE name = $1 AND (claimed_at_ms IS NULL OR claimed_at_ms <= $3::BIGINT - $4::BIGINT)",
-                    &[&feed, &self.node, &now_ms, &gap_ms],
+                    "UPDATE feeds SET claimed_by = $2, claimed_at_ms = $3 WHERE name = $1 AND (claimed_at_ms IS NULL OR claimed_at_ms < $3::BIGINT)",
+                    &[&feed, &self.node, &tick_ms],
                 )
                 .await?;
             Ok(n == 1)

@@ -181,7 +181,7 @@ impl FeedStore for SqliteStore {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    fn claim_fetch(&self, _feed: &str, _url: &str, _gap: std::time::Duration) -> Result<bool> {
+    fn claim_fetch(&self, _feed: &str, _url: &str, _tick_ms: i64) -> Result<bool> {
         // One process holds an SQLite store (the cache lock): its fetches are its own to decide.
         Ok(true)
     }
