@@ -23,6 +23,18 @@ impl Running {
         r
     }
 
+    /// Like `start`, with the pipeline's debug lines (JSON, one per fetch it claims, naming the
+    /// feed's tick) written to `log`.
+    #[allow(dead_code, reason = "not every test binary uses it")]
+    pub fn start_logged(w: &Workdir, command: &str, port: u16, log: &std::path::Path) -> Running {
+        let file = std::fs::File::create(log).unwrap();
+        let child =
+            w.command(&["--log-format", "json", command]).env("RUST_LOG", "polyfeed::pipeline=debug").stdout(Stdio::null()).stderr(file).spawn().unwrap();
+        let r = Running { child, port };
+        wait_until(Duration::from_secs(30), || get(&r.url("/healthz"), &[]).is_some_and(|g| g.status == 200), "the server answers /healthz");
+        r
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
