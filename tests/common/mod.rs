@@ -4,6 +4,7 @@
 #![allow(dead_code, reason = "each test file uses a different part of the support module")]
 
 pub mod engine;
+pub mod fake_text;
 pub mod pg;
 pub mod running;
 
