@@ -30,6 +30,20 @@ opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 children = []
 
 
+def replace_section(heading, text):
+    """Puts `text` (a section starting with `heading`) in bench/RESULTS.md in place of the old one."""
+    results = os.path.join(HERE, "RESULTS.md")
+    if not os.path.exists(results):
+        return
+    old = open(results).read()
+    start = old.find(heading)
+    if start >= 0:
+        end = old.find("\n## ", start + 1)
+        old = old[:start] + (old[end + 1:] if end >= 0 else "")
+    with open(results, "w") as f:
+        f.write(old.rstrip("\n") + "\n\n" + text)
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -27,7 +27,7 @@ import tempfile
 import time
 import urllib.request
 
-from harness import free_port, wait_for
+from harness import free_port, replace_section, wait_for
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -232,15 +232,7 @@ def main():
     text = "\n".join(lines) + "\n"
     with open(os.path.join(HERE, "REAL_MODELS.md"), "w") as f:
         f.write(text)
-    results = os.path.join(HERE, "RESULTS.md")
-    if os.path.exists(results):
-        old = open(results).read()
-        start = old.find("## Real models")
-        if start >= 0:
-            end = old.find("\n## ", start + 1)
-            old = old[:start] + (old[end + 1:] if end >= 0 else "")
-        with open(results, "w") as f:
-            f.write(old.rstrip("\n") + "\n\n" + text)
+    replace_section("## Real models", text)
     print(text)
 
 

@@ -23,7 +23,7 @@ import sys
 import tempfile
 import time
 
-from harness import free_port, wait_for
+from harness import free_port, replace_section, wait_for
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -300,15 +300,7 @@ def main():
     text = "\n".join(lines) + "\n"
     with open(os.path.join(HERE, "SHARED.md"), "w") as f:
         f.write(text)
-    results = os.path.join(HERE, "RESULTS.md")
-    if os.path.exists(results):
-        old = open(results).read()
-        start = old.find("## Several daemons on one PostgreSQL")
-        if start >= 0:
-            end = old.find("\n## ", start + 1)
-            old = old[:start] + (old[end + 1:] if end >= 0 else "")
-        with open(results, "w") as f:
-            f.write(old.rstrip("\n") + "\n\n" + text)
+    replace_section("## Several daemons on one PostgreSQL", text)
     print(text)
 
 

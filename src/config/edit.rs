@@ -157,15 +157,7 @@ fn one_line(s: &str) -> String {
 }
 
 fn slugify(s: &str) -> String {
-    let mut out = String::new();
-    for c in s.chars().flat_map(char::to_lowercase) {
-        if c.is_ascii_alphanumeric() {
-            out.push(c);
-        } else if !out.ends_with('-') && !out.is_empty() {
-            out.push('-');
-        }
-    }
-    truncate_slug(out.trim_end_matches('-'), 64)
+    truncate_slug(&crate::text::slug(s), 64)
 }
 
 fn truncate_slug(s: &str, max: usize) -> String {

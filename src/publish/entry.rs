@@ -190,17 +190,8 @@ pub fn slug(link: Option<&str>, title: &str, key: &str) -> String {
 }
 
 fn clean(s: &str) -> String {
-    let decoded = percent_decode(s);
-    let mut out = String::new();
-    for c in decoded.chars().flat_map(char::to_lowercase) {
-        if c.is_ascii_alphanumeric() {
-            out.push(c);
-        } else if !out.ends_with('-') && !out.is_empty() {
-            out.push('-');
-        }
-    }
-    let trimmed = out.trim_end_matches('-');
-    crate::text::truncate(trimmed, 80).trim_end_matches('-').to_string()
+    let slug = crate::text::slug(&percent_decode(s));
+    crate::text::truncate(&slug, 80).trim_end_matches('-').to_string()
 }
 
 fn percent_decode(s: &str) -> String {
