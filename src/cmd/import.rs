@@ -10,7 +10,7 @@ use anyhow::Context as _;
 
 use crate::cli::ImportArgs;
 use crate::config::edit::{self, NewFeed};
-use crate::config::is_slug;
+use crate::config::is_free_name;
 
 pub fn run(config_path: &Path, args: ImportArgs) -> Result<Done> {
     let config = super::load_config(config_path)?;
@@ -28,11 +28,7 @@ pub fn run(config_path: &Path, args: ImportArgs) -> Result<Done> {
             continue;
         }
         // A title that is a free slug is kept as the name (so `export` then `import` round-trips).
-        let name = if is_slug(&sub.title) && !taken.contains(&sub.title) && !matches!(sub.title.as_str(), "all" | "posts" | "t") {
-            sub.title.clone()
-        } else {
-            edit::unique_name(&sub.url, &taken)
-        };
+        let name = if is_free_name(&sub.title, &taken) { sub.title.clone() } else { edit::unique_name(&sub.url, &taken) };
         let feed = NewFeed { name: name.clone(), url: sub.url.clone(), title: Some(sub.title.clone()), allow_private_network: false };
         match edit::add_feeds(&text, &[feed]) {
             Ok(t) => {

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use toml_edit::{ArrayOfTables, DocumentMut, Item, Table, value};
 
-use super::{Config, ConfigError, is_slug};
+use super::{Config, ConfigError, is_free_name, is_slug};
 
 /// Why feeds.toml could not be edited.
 #[derive(Debug, thiserror::Error)]
@@ -115,7 +115,7 @@ pub fn unique_name(url: &str, taken: &HashSet<String>) -> String {
     if let Some(seg) = first_segment {
         candidates.push(slugify(&format!("{site}-{seg}")));
     }
-    let free = |c: &str| is_slug(c) && !taken.contains(c) && !matches!(c, "all" | "posts" | "t");
+    let free = |c: &str| is_free_name(c, taken);
     if let Some(c) = candidates.iter().find(|c| free(c)) {
         return c.clone();
     }

@@ -312,7 +312,7 @@ impl Config {
                     format!("{name:?} is not a slug: use lowercase letters, digits, '-' and '_' (it names output folders)"),
                 ));
             }
-            if name == "all" || name == "posts" || name == "t" {
+            if RESERVED_NAMES.contains(&name.as_str()) {
                 return Err(invalid(text, &feed.name.span(), "feeds.name", format!("{name:?} is reserved for polyfeed's own output folders")));
             }
             if !names.insert(name.clone()) {
@@ -361,6 +361,14 @@ pub fn parse_cron(expr: &str) -> std::result::Result<cron::Schedule, String> {
     let fields = expr.split_whitespace().count();
     let full = if fields == 5 { format!("0 {expr}") } else { expr.to_string() };
     cron::Schedule::from_str(&full).map_err(|e| e.to_string())
+}
+
+/// Names of polyfeed's own output folders, which no feed may take.
+pub const RESERVED_NAMES: [&str; 3] = ["all", "posts", "t"];
+
+/// A name a new feed may take: a slug, not reserved, not in `taken`.
+pub fn is_free_name(name: &str, taken: &HashSet<String>) -> bool {
+    is_slug(name) && !RESERVED_NAMES.contains(&name) && !taken.contains(name)
 }
 
 /// A slug: lowercase ASCII letters, digits, '-' and '_', starting with a letter or digit, at most 64 bytes.
