@@ -26,6 +26,7 @@ pub struct Metrics {
     node_leases: Family<Label, Gauge>,
     node_alive: Family<Label, Gauge>,
     websub_pings: Family<Label, Counter>,
+    summaries: Family<Label, Counter>,
     pub units_translated: Counter,
     /// Blocks that passed once told what was wrong with their last translation.
     pub units_repaired: Counter,
@@ -50,6 +51,7 @@ impl Default for Metrics {
             node_leases: Family::default(),
             node_alive: Family::default(),
             websub_pings: Family::default(),
+            summaries: Family::default(),
             units_translated: Counter::default(),
             units_repaired: Counter::default(),
             entries_translated: Counter::default(),
@@ -70,6 +72,7 @@ impl Default for Metrics {
         r.register("entries_partial", "Entries published partly translated (allow_partial).", m.entries_partial.clone());
         r.register("translation_failures", "Translation jobs that ended failed or to be retried.", m.translation_failures.clone());
         r.register("tokens", "Tokens spent on translation.", m.tokens.clone());
+        r.register("summaries", "Post summaries by result: written, reused (from the memory), rejected (by the checks), skipped (budget, short post).", m.summaries.clone());
         r.register("websub_pings", "Changed feeds announced to the WebSub hub, by result.", m.websub_pings.clone());
         r.register("fetch_duration_seconds", "Time to fetch a feed.", m.fetch_seconds.clone());
         r.register("translation_request_duration_seconds", "Time of one translation request.", m.translate_seconds.clone());
@@ -100,6 +103,11 @@ impl Metrics {
     pub fn pinged(&self, ok: usize, failed: usize) {
         self.websub_pings.get_or_create(&[("result", "ok".to_string())]).inc_by(ok as u64);
         self.websub_pings.get_or_create(&[("result", "failed".to_string())]).inc_by(failed as u64);
+    }
+
+    /// Counts one post's summary by how it ended ("written", "reused", "rejected", "skipped").
+    pub fn summarized(&self, result: &str) {
+        self.summaries.get_or_create(&[("result", result.to_string())]).inc();
     }
 
     /// Times one translation request.

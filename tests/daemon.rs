@@ -53,7 +53,10 @@ fn a_new_entry_shows_up_translated_in_the_served_feed() {
     feeds.feed("/blog", ATOM, &atom_feed(&entries, false), "\"v2\"");
     let translated_title = polyfeed::text::html_to_plain(&fake_translate("Breaking news today"));
     let started = Instant::now();
-    wait_until(Duration::from_secs(30), || get(&feed_url, &[]).is_some_and(|g| g.text().contains(&translated_title)), "the new entry is served translated");
+    // Every entry, not only the new one: an older entry still in the queue would change the feed
+    // (and its validators) after this point.
+    let all_served = |g: &common::running::Got| g.text().contains(&translated_title) && g.text().matches("<entry>").count() == entries.len();
+    wait_until(Duration::from_secs(30), || get(&feed_url, &[]).is_some_and(|g| all_served(&g)), "the new entry is served translated, with the others");
     assert!(started.elapsed() < Duration::from_secs(15), "within seconds: {:?}", started.elapsed());
 
     // Readers revalidate cheaply.

@@ -145,6 +145,7 @@ fn a_post_renders_to_the_shape_of_the_example() {
             content_src: content.into(),
             units,
             complete: true,
+            summary: None,
         },
         translated_at: 1_735_700_000,
         seq: 1,

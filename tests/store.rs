@@ -13,7 +13,7 @@ use polyfeed::detect::detect;
 use polyfeed::model::Entry;
 use polyfeed::store::{
     Applied, EngineModel, FeedStore, FetchRecord, FetchResult, Job, JobEnd, MemoryKey, MemoryRow, MemoryStore, NodeStore, PgStore, PublishStore, QueueCounts,
-    QueueStore, Retried, Spent, SqliteStore, Store, TranslationRow, UsageRow, UsageStore,
+    QueueStore, Retried, Spent, SqliteStore, Store, TranslationRow, UsageKind, UsageRow, UsageStore,
 };
 
 fn entry(id: &str, day: u32, body: &str) -> Entry {
@@ -51,6 +51,7 @@ fn done(job: &Job, title: &str) -> JobEnd {
         content_src: "<p>x</p>".into(),
         units: vec![Some("<p>译</p>".into())],
         complete: true,
+        summary: Some(format!("{title}的摘要")),
     })
 }
 
@@ -156,6 +157,7 @@ fn memory_and_usage(store: &dyn Store) {
         completion_tokens: 0,
         cost_usd: usd,
         estimated: false,
+        kind: UsageKind::Translation,
     };
     store.memory_store(&[row("h1", "openai", "一"), row("h2", "deepl", "二")], &[usage("2026-11-30", "a", 100, 0.5)]).unwrap();
     store.memory_store(&[row("h1", "deepl", "壹")], &[usage("2026-12-01", "a", 10, 0.25), usage("2026-12-01", "b", 5, 0.0)]).unwrap();
@@ -174,6 +176,14 @@ fn memory_and_usage(store: &dyn Store) {
     assert_eq!(store.usage_since("2026-11-01", Some("a")).unwrap(), Spent { tokens: 120, usd: 1.0 });
     let days: Vec<(String, u64)> = store.usage_by_day("2026-11-01").unwrap().into_iter().map(|d| (d.day, d.tokens)).collect();
     assert_eq!(days, [("2026-11-30".to_string(), 100), ("2026-12-01".to_string(), 25)]);
+
+    // A summary of the same entry by the same engine is counted apart, and in the totals.
+    let summary = UsageRow { kind: UsageKind::Summary, ..usage("2026-12-01", "a", 7, 0.125) };
+    store.memory_store(&[], &[summary.clone()]).unwrap();
+    store.memory_store(&[], &[summary]).unwrap();
+    assert_eq!(store.usage_of_kind_since(UsageKind::Summary, "2026-12-01").unwrap(), Spent { tokens: 14, usd: 0.25 });
+    assert_eq!(store.usage_of_kind_since(UsageKind::Translation, "2026-12-01").unwrap(), Spent { tokens: 25, usd: 0.5 });
+    assert_eq!(store.usage_since("2026-12-01", None).unwrap(), Spent { tokens: 39, usd: 0.75 });
 }
 
 fn publishing(store: &dyn Store) {
@@ -184,6 +194,7 @@ fn publishing(store: &dyn Store) {
     assert!(store.publish_items(None, "ja", 10).unwrap().is_empty());
     let a1 = items.iter().find(|i| i.entry.entry.source_id == "a1").unwrap();
     assert_eq!(store.translation(a1.entry.id, "zh-CN").unwrap().as_ref(), Some(&a1.translation));
+    assert!(a1.translation.summary.as_deref().is_some_and(|s| s.ends_with("的摘要")), "the summary is kept with its translation");
 
     let last = items.iter().map(|i| i.seq).max().unwrap();
     assert!(store.publish_items_since("zh-CN", last).unwrap().is_empty());
@@ -361,6 +372,7 @@ fn db_copy_moves_an_sqlite_store_into_postgres_resumably() {
     assert_eq!(target.feed_summaries().unwrap(), sqlite.feed_summaries().unwrap());
     assert_eq!(target.publish_items(None, "zh-CN", 10).unwrap(), sqlite.publish_items(None, "zh-CN", 10).unwrap());
     assert_eq!(target.usage_since("2026-11-01", None).unwrap(), sqlite.usage_since("2026-11-01", None).unwrap());
+    assert_eq!(target.usage_of_kind_since(UsageKind::Summary, "2026-11-01").unwrap(), sqlite.usage_of_kind_since(UsageKind::Summary, "2026-11-01").unwrap());
     assert_eq!(target.queue_counts().unwrap().leased, 0);
     // Jobs leased in SQLite arrive queued: their process is gone.
     assert_eq!(target.queue_counts().unwrap().queued, sqlite.queue_counts().unwrap().queued + leased.len() as u64);

@@ -101,6 +101,12 @@ fn print_translation(r: &Report, took: std::time::Duration) {
         r.cost_usd,
         took.as_secs_f64()
     );
+    if r.summaries_written + r.summaries_reused + r.summaries_rejected + r.summaries_skipped > 0 {
+        println!(
+            "summaries: {} written, {} from memory, {} rejected by the checks, {} skipped (budget)",
+            r.summaries_written, r.summaries_reused, r.summaries_rejected, r.summaries_skipped
+        );
+    }
     if let Some(why) = &r.budget_stop {
         println!("translation stopped: {why}");
     }

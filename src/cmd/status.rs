@@ -108,6 +108,13 @@ pub fn run(config_path: &Path, args: StatusArgs) -> Result<Done> {
         );
     }
     println!("last 30 days: {tokens} tokens (${usd:.4})");
+    if config.feeds.iter().any(|f| f.summarized()) {
+        let today = chrono::Utc::now().with_timezone(&config.tz).format("%Y-%m-%d").to_string();
+        let month = store.usage_of_kind_since(crate::store::UsageKind::Summary, &since)?;
+        let day = store.usage_of_kind_since(crate::store::UsageKind::Summary, &today)?;
+        let budget = config.translator.as_ref().and_then(|t| t.summary_budget_tokens_per_day).map(|b| format!(" of a budget of {b}")).unwrap_or_default();
+        println!("  of which summaries: {} tokens (${:.4}); today {}{budget}", month.tokens, month.usd, day.tokens);
+    }
     Ok(Done::All)
 }
 

@@ -137,11 +137,21 @@ pub struct FeedConfig {
     /// This feed's own instructions to the engine (tone, audience, terms), after the rules;
     /// `{target_language}` names the language. Part of what the translation memory is keyed by.
     pub instructions: Option<Spanned<String>>,
+    /// A short summary in the target language on top of each post, written by the first chat
+    /// engine of the chain (`[translator] summary_*` set its length and budget).
+    pub summary: Option<Spanned<bool>>,
     #[serde(skip)]
     pub filters: Filters,
     /// Parsed from `schedule` during validation, when the feed has its own.
     #[serde(skip)]
     pub cron: Option<cron::Schedule>,
+}
+
+impl FeedConfig {
+    /// Whether its posts get a summary (`summary = true`).
+    pub fn summarized(&self) -> bool {
+        self.summary.as_ref().is_some_and(|s| *s.get_ref())
+    }
 }
 
 /// How much of an entry is translated.
@@ -338,6 +348,17 @@ impl Config {
             if let Some(i) = &feed.instructions {
                 check_instructions(text, i)?;
             }
+            if let Some(summary) = feed.summary.as_ref().filter(|s| *s.get_ref()) {
+                let chat = self.translator.as_ref().is_some_and(|t| t.engines().iter().any(|e| e.engine.get_ref().chats()));
+                if !chat {
+                    return Err(invalid(
+                        text,
+                        &summary.span(),
+                        "feeds.summary",
+                        "summaries are written by a chat engine (openai or local): add one to [translator] (as the engine or a fallback)".into(),
+                    ));
+                }
+            }
             feed.filters =
                 Filters { include: compile_filters(text, &feed.include, "feeds.include")?, exclude: compile_filters(text, &feed.exclude, "feeds.exclude")? };
         }
@@ -465,7 +486,7 @@ fn key_at(text: &str, span: &Range<usize>) -> String {
     }
 }
 
-fn find_span(text: &str, needle: &str) -> Range<usize> {
+pub(crate) fn find_span(text: &str, needle: &str) -> Range<usize> {
     text.find(needle).map_or(0..0, |i| i..i + needle.len())
 }
 

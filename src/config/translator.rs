@@ -32,6 +32,11 @@ impl EngineKind {
             EngineKind::Local => "local",
         }
     }
+
+    /// A chat model (openai, local): it follows instructions, so it can also write summaries.
+    pub fn chats(self) -> bool {
+        matches!(self, EngineKind::Openai | EngineKind::Local)
+    }
 }
 
 /// How a block's inline markup travels to a chat engine (openai, local).
@@ -185,6 +190,12 @@ pub struct TranslatorConfig {
     pub max_length_ratio: Option<f64>,
     pub budget_tokens_per_day: Option<u64>,
     pub budget_usd_per_month: Option<f64>,
+    /// Summaries (`summary = true` on a feed): their own budget of tokens per day, on top of the
+    /// global one; past it, posts are published without a summary until the next day.
+    pub summary_budget_tokens_per_day: Option<u64>,
+    /// The longest summary accepted, in characters (a CJK character counts one).
+    #[serde(default = "default_summary_max_chars")]
+    pub summary_max_chars: usize,
     /// Model -> price in USD per million tokens.
     #[serde(default)]
     pub prices: BTreeMap<String, Price>,
@@ -233,6 +244,10 @@ impl TranslatorConfig {
     }
 
     pub(crate) fn validate(&self, text: &str) -> Result<(), ConfigError> {
+        if !(40..=4000).contains(&self.summary_max_chars) {
+            let at = crate::config::find_span(text, "summary_max_chars");
+            return Err(invalid(text, &at, "translator.summary_max_chars", format!("{} is not between 40 and 4000 characters", self.summary_max_chars)));
+        }
         for engine in self.engines() {
             let at = engine.engine.span();
             let kind = *engine.engine.get_ref();
@@ -319,4 +334,8 @@ fn default_block_attempts() -> u32 {
 }
 fn default_partial_share() -> f64 {
     0.5
+}
+
+fn default_summary_max_chars() -> usize {
+    400
 }

@@ -40,6 +40,9 @@ pub struct Published {
     pub translated: String,
     /// File name stem for posts and pages: safe on every filesystem.
     pub slug: String,
+    /// The post's summary (plain text) when its feed has `summary = true`; shown after
+    /// `Words::summary`, which says a machine wrote it.
+    pub summary: Option<String>,
 }
 
 /// Words of the published pages, per language.
@@ -49,6 +52,8 @@ pub struct Words {
     pub original: &'static str,
     pub latest: &'static str,
     pub feeds: &'static str,
+    /// What precedes a post's summary: it says a machine wrote it.
+    pub summary: &'static str,
 }
 
 pub fn words(lang: &str) -> Words {
@@ -56,38 +61,43 @@ pub fn words(lang: &str) -> Words {
     match lower.split('-').next().unwrap_or("") {
         "zh" if matches!(lower.as_str(), "zh-tw" | "zh-hk" | "zh-hant") => {
             Words {
-                attribution: "本文翻譯自 {author} 的部落格文章 [{title}]({link})。", original: "原文", latest: "最新譯文", feeds: "訂閱"
+                attribution: "本文翻譯自 {author} 的部落格文章 [{title}]({link})。", original: "原文", latest: "最新譯文", feeds: "訂閱",
+                summary: "摘要（機器生成）："
             }
         }
         "zh" => {
-            Words { attribution: "本文翻译自 {author} 的博客文章 [{title}]({link})。", original: "原文", latest: "最新译文", feeds: "订阅" }
+            Words { attribution: "本文翻译自 {author} 的博客文章 [{title}]({link})。", original: "原文", latest: "最新译文", feeds: "订阅", summary: "摘要（机器生成）：" }
         }
         "ja" => {
             Words {
-                attribution: "この記事は {author} のブログ記事 [{title}]({link}) の翻訳です。", original: "原文", latest: "最新の翻訳", feeds: "フィード"
+                attribution: "この記事は {author} のブログ記事 [{title}]({link}) の翻訳です。", original: "原文", latest: "最新の翻訳", feeds: "フィード",
+                summary: "要約（機械生成）："
             }
         }
         "ko" => {
             Words {
-                attribution: "이 글은 {author}의 블로그 글 [{title}]({link})을 번역한 것입니다.", original: "원문", latest: "최신 번역", feeds: "피드"
+                attribution: "이 글은 {author}의 블로그 글 [{title}]({link})을 번역한 것입니다.", original: "원문", latest: "최신 번역", feeds: "피드",
+                summary: "요약(기계 생성): "
             }
         }
         "fr" => {
-            Words { attribution: "Traduit de l'article de {author} [{title}]({link}).", original: "Original", latest: "Dernières traductions", feeds: "Flux" }
+            Words { attribution: "Traduit de l'article de {author} [{title}]({link}).", original: "Original", latest: "Dernières traductions", feeds: "Flux", summary: "Résumé (généré automatiquement) : " }
         }
         "de" => Words {
             attribution: "Übersetzt aus dem Beitrag [{title}]({link}) von {author}.",
             original: "Original",
             latest: "Neueste Übersetzungen",
             feeds: "Feeds",
+            summary: "Zusammenfassung (maschinell erstellt): ",
         },
         "es" => Words {
             attribution: "Traducido de la entrada de {author} [{title}]({link}).",
             original: "Original",
             latest: "Últimas traducciones",
             feeds: "Fuentes",
+            summary: "Resumen (generado automáticamente): ",
         },
-        _ => Words { attribution: "Translated from [{title}]({link}) by {author}.", original: "Original", latest: "Latest translations", feeds: "Feeds" },
+        _ => Words { attribution: "Translated from [{title}]({link}) by {author}.", original: "Original", latest: "Latest translations", feeds: "Feeds", summary: "Summary (machine-written): " },
     }
 }
 
@@ -130,6 +140,12 @@ pub fn build(item: &PublishItem, feed_authors: &[String], config: &Config) -> Pu
             (t.title.clone(), first_line + &translated)
         }
     };
+    let summary = t.summary.as_deref().map(plain).filter(|s| !s.is_empty());
+    // Feed readers show the body: the summary goes on top of it too.
+    let body = match &summary {
+        Some(s) => summary_html(w.summary, s) + &body,
+        None => body,
+    };
     let authors = if e.authors.is_empty() { feed_authors.to_vec() } else { e.authors.clone() };
     let authors: Vec<String> = authors.iter().map(|a| plain(a)).filter(|a| !a.is_empty()).collect();
     let categories: Vec<String> = e.categories.iter().map(|c| plain(c)).filter(|c| !c.is_empty()).collect();
@@ -151,7 +167,14 @@ pub fn build(item: &PublishItem, feed_authors: &[String], config: &Config) -> Pu
         bilingual,
         translated,
         slug: slug(e.link.as_deref(), &t.title_src, &e.key),
+        summary,
     }
+}
+
+/// A summary as the first paragraph of a body or page, marked as machine-written.
+pub fn summary_html(label: &str, summary: &str) -> String {
+    let space = if label.ends_with(' ') { " " } else { "" };
+    format!("<p class=\"polyfeed-summary\"><strong>{}</strong>{space}{}</p>\n", escape_html(label.trim_end()), escape_html(summary))
 }
 
 /// Titles, names and categories are plain text: markup dropped (a hostile title stays inert),

@@ -127,6 +127,7 @@ fn atom(channel: &Channel, entries: &[(Published, Option<Source>)]) -> String {
                 authors: e.authors.iter().map(|a| atom::Person { name: a.clone(), ..Default::default() }).collect(),
                 categories: e.categories.iter().map(|c| atom::Category { term: c.clone(), ..Default::default() }).collect(),
                 links: e.link.iter().map(|l| link(l, "alternate", Some("text/html"))).collect(),
+                summary: e.summary.as_ref().map(|s| atom::Text::plain(format!("{}{s}", super::entry::words(&e.lang).summary))),
                 content: Some(atom::Content {
                     value: Some(e.body.clone()),
                     content_type: Some("html".into()),
@@ -201,6 +202,9 @@ fn json_feed(channel: &Channel, entries: &[(Published, Option<Source>)]) -> Stri
                 "date_modified": e.updated.to_rfc3339(),
                 "language": e.lang,
             });
+            if let Some(s) = &e.summary {
+                item["summary"] = json!(format!("{}{s}", super::entry::words(&e.lang).summary));
+            }
             if let Some(link) = &e.link {
                 item["url"] = json!(link);
                 item["external_url"] = json!(link);
@@ -254,6 +258,7 @@ mod tests {
             bilingual: String::new(),
             translated: String::new(),
             slug: id.into(),
+            summary: None,
         }
     }
 

@@ -23,13 +23,15 @@ pub fn post(p: &Published, publish: &PublishConfig, tz: chrono_tz::Tz, feed_titl
         None => template.replace("[{title}]({link})", &escape(&p.title_original)),
     };
     let text = format!(
-        "---\ntitle: {}\nauthor: {}\ndate: {}\ncategories: {}\ntags: {}\n---\n\n# {}\n\n{}\n---\n\n> {}\n",
+        "---\ntitle: {}\nauthor: {}\ndate: {}\ncategories: {}\ntags: {}\n---\n\n# {}\n\n{}{}\n---\n\n> {}\n",
         yaml_scalar(&p.title_translated),
         yaml_scalar(&format!("{author}{}", publish.author_suffix)),
         local.format("%Y-%m-%d %H:%M:%S %z"),
         yaml_list(&map(&publish.categories)),
         yaml_list(&map(&publish.tags)),
         p.title_translated,
+        // A summary opens the post, as a quote marked machine-written.
+        p.summary.as_ref().map(|s| format!("> **{}**{}{}\n\n", escape(words(&p.lang).summary.trim_end()), if words(&p.lang).summary.ends_with(' ') { " " } else { "" }, escape(s))).unwrap_or_default(),
         html_to_markdown(&p.translated),
         attribution,
     );

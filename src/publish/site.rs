@@ -17,6 +17,7 @@ code { font-size: .92em; }
 blockquote { margin-left: 0; padding-left: 1rem; border-left: 3px solid var(--rule); }
 .meta, .original-title { color: var(--muted); }
 .original-title { font-size: 1.1rem; font-weight: 500; margin-top: -.75rem; }
+.polyfeed-summary { padding: .5rem .75rem; border-left: 3px solid var(--rule); background: rgba(127,127,127,.08); }
 .polyfeed-bilingual { display: grid; grid-template-columns: minmax(0, 1fr); column-gap: 2.5rem; }
 .polyfeed-bilingual .polyfeed-translation { border-left: 3px solid #93c5fd; padding-left: .75rem; }
 @media (min-width: 60rem) {
@@ -89,7 +90,7 @@ pub fn page(p: &Published) -> String {
     let nav = "<a href=\"atom.xml\">Atom</a> <a href=\"rss.xml\">RSS</a> <a href=\"feed.json\">JSON</a>";
     let original = p.link.as_deref().map(|l| format!(" · <a href=\"{}\">{}</a>", esc(l), w.original)).unwrap_or_default();
     let article = format!(
-        "<main><article>\n<h1 lang=\"{lang}\">{}</h1>\n<p class=\"original-title\">{}</p>\n<p class=\"meta\">{} · <time datetime=\"{}\">{}</time>{original}</p>\n<div class=\"polyfeed-bilingual\">\n{}\n</div>\n</article></main>",
+        "<main><article>\n<h1 lang=\"{lang}\">{}</h1>\n<p class=\"original-title\">{}</p>\n<p class=\"meta\">{} · <time datetime=\"{}\">{}</time>{original}</p>\n{summary}<div class=\"polyfeed-bilingual\">\n{}\n</div>\n</article></main>",
         esc(&p.title_translated),
         esc(&p.title_original),
         esc(&p.authors.join(", ")),
@@ -97,6 +98,7 @@ pub fn page(p: &Published) -> String {
         p.published.format("%Y-%m-%d"),
         p.bilingual,
         lang = esc(&p.lang),
+        summary = p.summary.as_deref().map(|s| super::entry::summary_html(w.summary, s)).unwrap_or_default(),
     );
     page_shell(&p.lang, &p.title_translated, &head, "../../style.css", nav, &article)
 }

@@ -108,6 +108,7 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("complete", Bool),
             ("translated_at", Int),
             ("seq", Int),
+            ("summary", Text),
         ],
     ),
     (
@@ -123,6 +124,7 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("completion_tokens", Int),
             ("cost_usd", Real),
             ("estimated", Bool),
+            ("kind", Text),
         ],
     ),
     ("publish_marks", &[("key", Text), ("value", Text)]),

@@ -365,6 +365,9 @@ pub trait UsageStore: Send + Sync {
 
     /// What was spent per day since `day`, oldest first.
     fn usage_by_day(&self, day: &str) -> Result<Vec<DaySpent>>;
+
+    /// What was spent on `kind` since `day` (YYYY-MM-DD, inclusive), over all feeds.
+    fn usage_of_kind_since(&self, kind: UsageKind, day: &str) -> Result<Spent>;
 }
 
 /// Tokens and US dollars.
@@ -396,6 +399,26 @@ pub struct UsageRow {
     pub completion_tokens: u64,
     pub cost_usd: f64,
     pub estimated: bool,
+    /// What it paid for: `translation` or `summary`.
+    pub kind: UsageKind,
+}
+
+/// What a request paid for: kept apart because summaries have a budget of their own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UsageKind {
+    Translation,
+    Summary,
+}
+
+impl UsageKind {
+    /// Its name in the usage table.
+    pub fn name(self) -> &'static str {
+        match self {
+            UsageKind::Translation => "translation",
+            UsageKind::Summary => "summary",
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -452,6 +475,8 @@ pub struct TranslationRow {
     pub content_src: String,
     pub units: Vec<Option<String>>,
     pub complete: bool,
+    /// A checked summary in the language (plain text), for feeds with `summary = true`.
+    pub summary: Option<String>,
 }
 
 // ---------------------------------------------------------------------------------------------

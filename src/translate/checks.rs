@@ -50,6 +50,10 @@ pub enum Problem {
     Sentences { source: usize, translation: usize },
     /// translated length / source length is out of bounds.
     Length(f64),
+    /// A summary is longer than allowed: its characters, the most allowed.
+    TooLong { chars: usize, max: usize },
+    /// A summary has a URL its source does not.
+    AddedUrl(String),
 }
 
 impl fmt::Display for Problem {
@@ -87,6 +91,8 @@ impl fmt::Display for Problem {
                 write!(f, "{} sentence(s) dropped: the source has {source}, the translation {translation}", source - translation)
             }
             Problem::Length(r) => write!(f, "length ratio {r:.2} out of bounds"),
+            Problem::TooLong { chars, max } => write!(f, "{chars} characters long, at most {max}"),
+            Problem::AddedUrl(u) => write!(f, "URL {u} is not in the post"),
         }
     }
 }
@@ -210,6 +216,38 @@ pub fn check_unit(source_html: &str, translated_html: &str, options: &CheckOptio
         let (min, max) = if src_weight >= 100.0 { (0.6, 2.2) } else { (0.5, 2.6) };
         if ratio < options.min_ratio.unwrap_or(min) || ratio > options.max_ratio.unwrap_or(max) {
             problems.push(Problem::Length(ratio));
+        }
+    }
+    problems
+}
+
+/// Every problem of a post's summary (plain text) against the post's text: empty, too long, not in
+/// the target language, or saying a number or URL the post does not.
+pub fn check_summary(source_text: &str, summary: &str, max_chars: usize, options: &CheckOptions) -> Vec<Problem> {
+    let summary = summary.trim();
+    if summary.is_empty() {
+        return vec![Problem::Empty];
+    }
+    let mut problems = Vec::new();
+    let chars = summary.chars().count();
+    if chars > max_chars {
+        problems.push(Problem::TooLong { chars, max: max_chars });
+    }
+    if let Some(why) = wrong_language(summary, source_text, &options.keep, &options.target_lang) {
+        problems.push(Problem::Language(why));
+    }
+    let mut known = numbers(source_text);
+    known.extend(number_words(source_text).into_iter().map(|value| Number { raw: String::new(), value, scaled: false }));
+    // Every number counts here, small ones too: a summary has no reason to invent any.
+    for n in numbers(summary) {
+        if !number_kept(&n, &known) {
+            problems.push(Problem::AddedNumber(n.raw.clone()));
+        }
+    }
+    let source_urls = urls(source_text);
+    for url in urls(summary) {
+        if !source_urls.contains(&url) && !source_text.contains(&url) {
+            problems.push(Problem::AddedUrl(url));
         }
     }
     problems
@@ -706,5 +744,20 @@ mod tests {
         // Few words of prose: they may stay (a faithful engine keeps code and may keep "Run ... and").
         assert_eq!(problems(src, src), Vec::<String>::new());
         assert_eq!(problems(src, "运行 <code>llm install llm-gemini</code> 并按 <kbd>Return</kbd>"), ["inline code changed: \"Enter\""]);
+    }
+
+    #[test]
+    fn a_summary_says_nothing_its_post_does_not() {
+        let post = "Simon Willison looked back at 2024: three labs passed GPT-4, prices fell by a factor of 27, \
+                    and the notes are at https://simonwillison.net/2024/Dec/31/llms-in-2024/ for anyone who wants them.";
+        let zh = CheckOptions::default();
+        let check = |summary: &str| check_summary(post, summary, 120, &zh).iter().map(|p| p.to_string()).collect::<Vec<_>>();
+        assert_eq!(check("Simon Willison 回顾了 2024 年：3 家实验室超越了 GPT-4，价格降低了 27 倍。"), Vec::<String>::new());
+        assert_eq!(check("详见 https://simonwillison.net/2024/Dec/31/llms-in-2024/ 。"), Vec::<String>::new());
+        assert_eq!(check("Simon Willison 回顾了 2024 年：42 家实验室超越了 GPT-4。"), ["number 42 added"]);
+        assert_eq!(check("详见 https://example.com/more 。"), ["URL https://example.com/more is not in the post"]);
+        assert_eq!(check("Simon Willison looked back at 2024 and found that three labs passed GPT-4."), ["not in the target language (expected zh-CN, looks like English (0% in the target script))"]);
+        assert_eq!(check(&"回顾".repeat(61)), ["122 characters long, at most 120"]);
+        assert_eq!(check("  "), ["empty translation"]);
     }
 }

@@ -129,12 +129,26 @@ impl Engine {
         result.map_err(|e| self.scrub(e))
     }
 
+    /// Writes what `system` asks of one block (a summary of a post: `source` is its text) in one
+    /// request of a chat engine, in at most `max_tokens`. The reply's one block, as sent back.
+    pub async fn summarize(&self, source: &Unit, system: &str, max_tokens: usize) -> Result<Reply, EngineError> {
+        let _slot = self.slots.acquire().await.expect("never closed");
+        let estimate = estimate_tokens(&source.html) + estimate_tokens(system) + max_tokens;
+        self.limiter.acquire(estimate.min(u32::MAX as usize) as u32).await;
+        let result = match self.config.engine.get_ref() {
+            EngineKind::Openai => self.openai(&[source], system, max_tokens).await,
+            EngineKind::Local => self.local(&[source], system, Some(max_tokens)).await,
+            other => Err(EngineError::Permanent(format!("the {} engine translates only; summaries need a chat engine", other.name()))),
+        };
+        result.map_err(|e| self.scrub(e))
+    }
+
     async fn send(&self, units: &[&Unit], target: &str, system: &str) -> Result<Reply, EngineError> {
         match self.config.engine.get_ref() {
-            EngineKind::Openai => self.openai(units, system).await,
+            EngineKind::Openai => self.openai(units, system, prompt::reply_budget(units)).await,
             EngineKind::Deepl => self.deepl(units, target).await,
             EngineKind::Libretranslate => self.libre(units, target).await,
-            EngineKind::Local => self.local(units, system).await,
+            EngineKind::Local => self.local(units, system, None).await,
         }
     }
 
@@ -145,8 +159,8 @@ impl Engine {
         let sent: Vec<Unit> = units.iter().zip(&wires).map(|(u, w)| Unit { html: w.html.clone(), ..(*u).clone() }).collect();
         let refs: Vec<&Unit> = sent.iter().collect();
         let mut reply = match self.config.engine.get_ref() {
-            EngineKind::Local => self.local(&refs, system).await?,
-            _ => self.openai(&refs, system).await?,
+            EngineKind::Local => self.local(&refs, system, None).await?,
+            _ => self.openai(&refs, system, prompt::reply_budget(&refs)).await?,
         };
         for (id, html) in &mut reply.blocks {
             if let Some(wire) = wires.get(*id) {
@@ -156,12 +170,13 @@ impl Engine {
         Ok(reply)
     }
 
-    async fn openai(&self, units: &[&Unit], system: &str) -> Result<Reply, EngineError> {
+    /// A chat completion whose reply may take `max_tokens`.
+    async fn openai(&self, units: &[&Unit], system: &str, max_tokens: usize) -> Result<Reply, EngineError> {
         let user = prompt::user_message(units);
         let mut body = json!({
             "model": self.config.model,
             "temperature": self.config.temperature,
-            "max_tokens": prompt::reply_budget(units),
+            "max_tokens": max_tokens,
             "messages": [{"role": "system", "content": system}, {"role": "user", "content": user}],
         });
         if self.config.stream {
@@ -194,7 +209,8 @@ impl Engine {
         Ok(Reply { blocks, usage, cut })
     }
 
-    async fn local(&self, units: &[&Unit], system: &str) -> Result<Reply, EngineError> {
+    /// `max_tokens`: the reply's budget, else the local engine's own for a translation.
+    async fn local(&self, units: &[&Unit], system: &str, max_tokens: Option<usize>) -> Result<Reply, EngineError> {
         let path = self.config.local_model_path();
         let context = self.config.context_size;
         let threads = self.config.threads;
@@ -214,7 +230,7 @@ impl Engine {
         let deadline = std::time::Instant::now() + Duration::from_secs_f64(self.config.timeout);
         tokio::task::spawn_blocking(move || {
             let refs: Vec<&Unit> = units.iter().collect();
-            model.translate(&refs, &system, temperature, deadline)
+            model.translate(&refs, &system, temperature, deadline, max_tokens)
         })
         .await
         .map_err(|e| EngineError::Malformed(format!("the model failed: {e}")))?

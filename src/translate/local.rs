@@ -57,7 +57,7 @@ impl Model {
         check_usable(path).map(|()| std::sync::Arc::new(Model))
     }
 
-    pub fn translate(&self, _units: &[&Unit], _system: &str, _temperature: f32, _deadline: std::time::Instant) -> Result<Reply, EngineError> {
+    pub fn translate(&self, _units: &[&Unit], _system: &str, _temperature: f32, _deadline: std::time::Instant, _max_tokens: Option<usize>) -> Result<Reply, EngineError> {
         Err(EngineError::Permanent("built without the local engine".into()))
     }
 }
@@ -94,6 +94,8 @@ mod imp {
         user: String,
         temperature: f32,
         deadline: Instant,
+        /// The reply's budget, when not the translation's (`reply_budget`).
+        max_tokens: Option<usize>,
         answer: mpsc::SyncSender<Result<(String, u64, u64), EngineError>>,
     }
 
@@ -195,13 +197,13 @@ mod imp {
 
         /// Translates the units one block per request (a small model is held to the structure
         /// best one block at a time). Blocking: call it off the async threads.
-        pub fn translate(&self, units: &[&Unit], system: &str, temperature: f32, deadline: Instant) -> Result<Reply, EngineError> {
+        pub fn translate(&self, units: &[&Unit], system: &str, temperature: f32, deadline: Instant, max_tokens: Option<usize>) -> Result<Reply, EngineError> {
             let mut blocks = Vec::with_capacity(units.len());
             let mut usage = Usage::default();
             for (i, unit) in units.iter().enumerate() {
                 let user = prompt::user_message(&[unit]);
                 let (answer, reply) = mpsc::sync_channel(1);
-                let turn = Turn { system: system.to_string(), user, temperature, deadline, answer };
+                let turn = Turn { system: system.to_string(), user, temperature, deadline, max_tokens, answer };
                 self.turns.lock().unwrap_or_else(|e| e.into_inner()).send(turn).map_err(|_| EngineError::Permanent("the model's thread ended".into()))?;
                 let (content, prompt_tokens, completion_tokens) = reply.recv().map_err(|_| EngineError::Permanent("the model's thread ended".into()))??;
                 usage.prompt_tokens += prompt_tokens;
@@ -240,7 +242,7 @@ mod imp {
             let vocab = self.model.vocab();
             let tokens = vocab.tokenize(self.chat(&turn.system, &turn.user).as_bytes(), false, true);
             let source_tokens = vocab.tokenize(turn.user.as_bytes(), false, false).len();
-            let budget = reply_budget(source_tokens);
+            let budget = turn.max_tokens.unwrap_or_else(|| reply_budget(source_tokens));
             if tokens.len() + budget > self.context {
                 return Err(EngineError::Malformed(format!(
                     "the block needs {} tokens with its reply, over the model's context_size of {}",

@@ -21,7 +21,7 @@ use super::segment::{self, Segmented, Unit};
 use crate::config::{Config, TranslateMode};
 use crate::fetch::policy::backoff;
 use crate::model::now;
-use crate::store::{EngineModel, Job, JobEnd, MemoryKey, MemoryRow, Store, StoredEntry, TranslationRow, UsageRow};
+use crate::store::{EngineModel, Job, JobEnd, MemoryKey, MemoryRow, Store, StoredEntry, TranslationRow, UsageKind, UsageRow};
 
 /// Jobs leased at a time.
 const CHUNK: usize = 256;
@@ -90,6 +90,18 @@ struct Rejection {
     again: bool,
 }
 
+/// How a post's summary came out.
+enum Summarized {
+    /// From the memory.
+    Reused(String),
+    /// Written and checked now.
+    Written(String),
+    /// Rejected by the checks, the second time told what was wrong: why.
+    Rejected(String),
+    /// Not sent.
+    NotSent(NotSent),
+}
+
 /// How one request for a batch ended.
 enum BatchEnd {
     /// An engine replied: per unit, its checked translation or why it was rejected.
@@ -120,6 +132,15 @@ pub struct Report {
     pub units_resent: usize,
     /// Blocks that passed once told what was wrong with their last translation.
     pub units_repaired: usize,
+    /// Summaries written (checked and stored) for posts of feeds with `summary = true`.
+    pub summaries_written: usize,
+    /// Summaries taken from the memory (the same post again): free.
+    pub summaries_reused: usize,
+    /// Summaries that failed their checks twice (the second time told what was wrong): those
+    /// posts are published without one.
+    pub summaries_rejected: usize,
+    /// Posts published without a summary because the summaries' budget was spent.
+    pub summaries_skipped: usize,
     /// Set when a budget stopped the run.
     pub budget_stop: Option<String>,
     /// Set when no engine was available: what was not sent waits in the queue.
@@ -430,8 +451,14 @@ impl Worker {
             round = next;
         }
 
-        for plan in plans {
-            let end = self.conclude(&plan, &done, &missed);
+        // A post that is done gets its summary before it is published, when its feed wants one.
+        // (The futures are made first: a stream of a closure over borrowed plans is not Send.)
+        let summaries: Vec<_> = plans.iter().map(|plan| self.with_summary(plan, self.conclude(plan, &done, &missed))).collect();
+        let ends: Vec<JobEnd> = futures_util::stream::iter(summaries)
+            .buffered(self.concurrency())
+            .collect()
+            .await;
+        for (plan, end) in plans.iter().zip(ends) {
             ended += usize::from(end != JobEnd::Release);
             self.finish(&plan.job, end, on_entry);
         }
@@ -470,6 +497,128 @@ impl Worker {
             tracing::error!(entry = job.entry_id, error = %e, "cannot record the end of a translation job");
         }
         on_entry(job, &end);
+    }
+
+    /// A finished post of a feed with `summary = true`, with its summary: from the memory, or
+    /// written now. Rejected twice or over the summaries' budget, the post goes out without one;
+    /// not sent (no chat engine now, a shutdown), the job goes back to the queue as it was (its
+    /// blocks are in the memory: the next run pays only for the summary).
+    async fn with_summary(&self, plan: &Plan, end: JobEnd) -> JobEnd {
+        let JobEnd::Done(mut row) = end else { return end };
+        if !self.config.feed(&plan.job.feed).is_some_and(|f| f.summarized()) {
+            return JobEnd::Done(row);
+        }
+        let Some(source) = prompt::summary_source(&plan.entry.entry.title, &plan.entry.entry.content) else {
+            return JobEnd::Done(row);
+        };
+        let (result, summary) = match self.summarize(plan, &source).await {
+            Summarized::Reused(s) => ("reused", Some(s)),
+            Summarized::Written(s) => ("written", Some(s)),
+            Summarized::Rejected(reason) => {
+                tracing::warn!(entry = plan.job.entry_id, lang = %plan.job.lang, %reason, "summary rejected; the post goes out without one");
+                ("rejected", None)
+            }
+            Summarized::NotSent(NotSent::Budget(reason)) => {
+                tracing::info!(entry = plan.job.entry_id, lang = %plan.job.lang, %reason, "no summary: a budget is spent");
+                ("skipped", None)
+            }
+            Summarized::NotSent(_) => return JobEnd::Release,
+        };
+        {
+            let mut r = self.tally();
+            match result {
+                "reused" => r.summaries_reused += 1,
+                "written" => r.summaries_written += 1,
+                "rejected" => r.summaries_rejected += 1,
+                _ => r.summaries_skipped += 1,
+            }
+        }
+        self.metrics.summarized(result);
+        row.summary = summary;
+        JobEnd::Done(row)
+    }
+
+    /// A post's summary in the job's language, from `source` (`prompt::summary_source`): the
+    /// memory's, else one written by the first chat engine available, checked, and once repaired.
+    async fn summarize(&self, plan: &Plan, source: &str) -> Summarized {
+        let lang = &plan.job.lang;
+        let max = self.tcfg.summary_max_chars;
+        let unit = Unit::new(crate::text::escape_html(source), Some("div".into()));
+        let instructions = prompt::summary_key(lang, plan.extra.as_deref(), max);
+        let key = MemoryKey { hash: unit.hash.clone(), instructions };
+        match self.store.memory_lookup(std::slice::from_ref(&key), lang, &self.memory_keys()) {
+            Ok(found) => {
+                if let Some(s) = found.into_values().next() {
+                    return Summarized::Reused(s);
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "translation memory lookup failed"),
+        }
+        let pending = Pending { lang: lang.clone(), extra: plan.extra.clone(), unit: unit.clone(), feed: plan.job.feed.clone(), entry_id: plan.job.entry_id };
+        let options = CheckOptions { target_lang: lang.clone(), keep: self.tcfg.keep.clone(), glossary: self.tcfg.glossary.clone(), ..CheckOptions::default() };
+        let mut repair: Option<String> = None;
+        loop {
+            let i = match self.pick_engine(|e| e.config.engine.get_ref().chats()).await {
+                Ok(i) => i,
+                Err(why) => return Summarized::NotSent(why),
+            };
+            if let Some(why) = self.over_budget(std::slice::from_ref(&pending)).or_else(|| self.over_summary_budget()) {
+                self.breakers.released(i);
+                return Summarized::NotSent(NotSent::Budget(why));
+            }
+            let engine = &self.engines[i];
+            let mut system = prompt::summary_system_message(lang, plan.extra.as_deref(), max);
+            if let Some(why) = &repair {
+                system.push_str(&prompt::repair_note(why));
+            }
+            let reply = match self.call(engine, || engine.summarize(&unit, &system, prompt::summary_budget(max))).await {
+                Ok(reply) => {
+                    self.breakers.succeeded(i);
+                    reply
+                }
+                Err(e) => {
+                    self.engine_failed(i, &e);
+                    continue;
+                }
+            };
+            let usage = self.account(engine, std::slice::from_ref(&pending), reply.usage, UsageKind::Summary);
+            let written = reply.blocks.into_iter().next().map(|(_, html)| crate::text::html_to_plain(&html)).unwrap_or_default();
+            let problems = if reply.cut { vec![checks::Problem::Cut] } else { checks::check_summary(source, &written, max, &options) };
+            let rows: Vec<MemoryRow> = problems
+                .is_empty()
+                .then(|| MemoryRow {
+                    hash: unit.hash.clone(),
+                    lang: lang.clone(),
+                    engine: engine.name().to_string(),
+                    model: engine.model().to_string(),
+                    instructions,
+                    source: source.to_string(),
+                    translation: written.clone(),
+                })
+                .into_iter()
+                .collect();
+            // Paid for either way: the usage is kept, and the summary with it when it passed.
+            let store = self.store.clone();
+            if let Err(e) = tokio::task::spawn_blocking(move || store.memory_store(&rows, &usage)).await.unwrap_or_else(|e| Err(crate::store::StoreError::Sql(e.to_string()))) {
+                tracing::error!(error = %e, "cannot store a summary");
+                return Summarized::Rejected(format!("store: {e}"));
+            }
+            if problems.is_empty() {
+                return Summarized::Written(written);
+            }
+            let why = problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("; ");
+            if repair.is_some() {
+                return Summarized::Rejected(why);
+            }
+            repair = Some(why);
+        }
+    }
+
+    /// Some(reason) when the summaries' own budget for today is spent.
+    fn over_summary_budget(&self) -> Option<String> {
+        let limit = self.tcfg.summary_budget_tokens_per_day?;
+        let spent = self.store.usage_of_kind_since(UsageKind::Summary, &self.today()).unwrap_or_default();
+        (spent.tokens >= limit).then(|| format!("the summaries' budget of {limit} tokens today is spent ({} used)", spent.tokens))
     }
 
     fn plan(&self, job: &Job) -> Result<Plan, String> {
@@ -513,9 +662,9 @@ impl Worker {
         self.tcfg.engines().iter().map(|e| EngineModel { engine: e.engine.get_ref().name().to_string(), model: e.model.clone() }).collect()
     }
 
-    /// The first engine of the chain that may take a request now; waits while engines are paused
-    /// briefly or probed. Err when none will be available soon.
-    async fn pick_engine(&self) -> Result<usize, NotSent> {
+    /// The first engine of the chain that `fits` and may take a request now; waits while engines
+    /// are paused briefly or probed. Err when none will be available soon.
+    async fn pick_engine(&self, fits: fn(&Engine) -> bool) -> Result<usize, NotSent> {
         loop {
             if self.is_stopping() {
                 return Err(NotSent::Stopping);
@@ -523,7 +672,7 @@ impl Worker {
             let mut soonest: Option<tokio::time::Instant> = None;
             let mut probing = false;
             let mut reasons = Vec::new();
-            for i in 0..self.engines.len() {
+            for i in (0..self.engines.len()).filter(|i| fits(&self.engines[*i])) {
                 match self.breakers.enter(i) {
                     Gate::Go => return Ok(i),
                     Gate::WaitUntil(t, why) => {
@@ -557,7 +706,7 @@ impl Worker {
         }
         let refs: Vec<&Unit> = units.iter().map(|p| &p.unit).collect();
         let (i, engine, reply) = loop {
-            let i = match self.pick_engine().await {
+            let i = match self.pick_engine(|_| true).await {
                 Ok(i) => i,
                 Err(why) => return BatchEnd::NotSent(why),
             };
@@ -567,24 +716,15 @@ impl Worker {
                 return BatchEnd::NotSent(NotSent::Budget(why));
             }
             let engine = &self.engines[i];
-            match self.call(engine, &refs, &lang, &system).await {
+            match self.call(engine, || engine.translate(&refs, &lang, &system)).await {
                 Ok(reply) => {
                     self.breakers.succeeded(i);
                     break (i, engine, reply);
                 }
-                Err(e) => {
-                    let permanent = matches!(e, EngineError::Permanent(_));
-                    let why = format!("{} {} at {}: {e}", engine.name(), engine.model(), engine.place());
-                    let circuit = self.breakers.failed(i, &why, permanent);
-                    tracing::warn!(reason = %why, ?circuit, "translation engine paused");
-                    let mut r = self.tally();
-                    if !r.engine_problems.contains(&why) {
-                        r.engine_problems.push(why);
-                    }
-                }
+                Err(e) => self.engine_failed(i, &e),
             }
         };
-        let usage = self.account(engine, units, reply.usage);
+        let usage = self.account(engine, units, reply.usage, UsageKind::Translation);
         let options = CheckOptions {
             target_lang: lang.clone(),
             min_ratio: self.tcfg.min_length_ratio,
@@ -666,13 +806,30 @@ impl Worker {
         }
     }
 
-    /// One request with retries on transient and malformed replies.
-    async fn call(&self, engine: &Engine, units: &[&Unit], lang: &str, system: &str) -> Result<super::engine::Reply, EngineError> {
+    /// Engine `i` failed a request: its circuit opens (a pause, or for good), and the run's report says why.
+    fn engine_failed(&self, i: usize, e: &EngineError) {
+        let engine = &self.engines[i];
+        let permanent = matches!(e, EngineError::Permanent(_));
+        let why = format!("{} {} at {}: {e}", engine.name(), engine.model(), engine.place());
+        let circuit = self.breakers.failed(i, &why, permanent);
+        tracing::warn!(reason = %why, ?circuit, "translation engine paused");
+        let mut r = self.tally();
+        if !r.engine_problems.contains(&why) {
+            r.engine_problems.push(why);
+        }
+    }
+
+    /// One request (`send`) with retries on transient and malformed replies.
+    async fn call<F, Fut>(&self, engine: &Engine, send: F) -> Result<super::engine::Reply, EngineError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<super::engine::Reply, EngineError>>,
+    {
         let mut attempt = 0;
         loop {
             self.tally().requests += 1;
             let started = std::time::Instant::now();
-            let result = engine.translate(units, lang, system).await;
+            let result = send().await;
             self.metrics.translated_in(started.elapsed());
             let error = match result {
                 Ok(reply) => return Ok(reply),
@@ -693,7 +850,7 @@ impl Worker {
     }
 
     /// Records a request's usage (report and budget) and returns it split over the entries in the batch.
-    fn account(&self, engine: &Engine, units: &[Pending], usage: Usage) -> Vec<UsageRow> {
+    fn account(&self, engine: &Engine, units: &[Pending], usage: Usage, kind: UsageKind) -> Vec<UsageRow> {
         let bill = Bill {
             prompt_tokens: usage.prompt_tokens,
             completion_tokens: usage.completion_tokens,
@@ -734,6 +891,7 @@ impl Worker {
                     completion_tokens: part.completion_tokens,
                     cost_usd: part.usd,
                     estimated: usage.estimated,
+                    kind,
                 }
             })
             .collect()
@@ -811,6 +969,7 @@ fn conclude(plan: &Plan, done: &HashMap<Key, String>, missed: &HashMap<Key, Miss
             content_src: plan.entry.entry.content.clone(),
             units,
             complete,
+            summary: None,
         });
     }
     let why: Vec<String> = missing

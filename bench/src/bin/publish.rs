@@ -46,6 +46,7 @@ fn ingest(store: &SqliteStore, feed: usize, entries: &[Entry]) {
             content_src: e.entry.content.clone(),
             units,
             complete: true,
+            summary: None,
         };
         store.finish_job(&job, &JobEnd::Done(row)).unwrap();
     }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use super::PgStore;
 use crate::model::now;
-use crate::store::{DaySpent, EngineModel, MemoryKey, MemoryRow, MemoryStore, Result, Spent, UsageRow, UsageStore};
+use crate::store::{DaySpent, EngineModel, MemoryKey, MemoryRow, MemoryStore, Result, Spent, UsageKind, UsageRow, UsageStore};
 
 impl MemoryStore for PgStore {
     fn memory_lookup(&self, blocks: &[MemoryKey], lang: &str, engines: &[EngineModel]) -> Result<HashMap<String, String>> {
@@ -49,9 +49,9 @@ impl MemoryStore for PgStore {
             }
             for u in usage {
                 tx.execute(
-                    "INSERT INTO usage (day, feed, entry_id, engine, model, requests, prompt_tokens, completion_tokens, cost_usd, estimated)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-                     ON CONFLICT (day, feed, entry_id, engine, model) DO UPDATE SET
+                    "INSERT INTO usage (day, feed, entry_id, engine, model, requests, prompt_tokens, completion_tokens, cost_usd, estimated, kind)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                     ON CONFLICT (day, feed, entry_id, engine, model, kind) DO UPDATE SET
                         requests = usage.requests + excluded.requests, prompt_tokens = usage.prompt_tokens + excluded.prompt_tokens,
                         completion_tokens = usage.completion_tokens + excluded.completion_tokens, cost_usd = usage.cost_usd + excluded.cost_usd,
                         estimated = usage.estimated OR excluded.estimated",
@@ -66,6 +66,7 @@ impl MemoryStore for PgStore {
                         &(u.completion_tokens as i64),
                         &u.cost_usd,
                         &u.estimated,
+                        &u.kind.name(),
                     ],
                 )
                 .await?;
@@ -157,6 +158,20 @@ impl UsageStore for PgStore {
                 )
                 .await?;
             Ok(rows.iter().map(|r| DaySpent { day: r.get(0), tokens: r.get::<_, i64>(1) as u64, usd: r.get(2) }).collect())
+        })
+    }
+
+    fn usage_of_kind_since(&self, kind: UsageKind, day: &str) -> Result<Spent> {
+        self.run(async {
+            let c = self.pool.get().await?;
+            let r = c
+                .query_one(
+                    "SELECT COALESCE(sum(prompt_tokens + completion_tokens), 0)::BIGINT, COALESCE(sum(cost_usd), 0.0)::DOUBLE PRECISION FROM usage
+                     WHERE day >= $1 AND kind = $2",
+                    &[&day, &kind.name()],
+                )
+                .await?;
+            Ok(Spent { tokens: r.get::<_, i64>(0) as u64, usd: r.get(1) })
         })
     }
 }

@@ -25,7 +25,11 @@ mod queue;
 mod tokens;
 
 /// Append-only: never edit a migration that has shipped, add the next one.
-const MIGRATIONS: &[&str] = &[include_str!("../../../migrations/postgres/0001_init.sql"), include_str!("../../../migrations/postgres/0002_unit_claims.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../../migrations/postgres/0001_init.sql"),
+    include_str!("../../../migrations/postgres/0002_unit_claims.sql"),
+    include_str!("../../../migrations/postgres/0003_summaries.sql"),
+];
 
 impl From<tokio_postgres::Error> for StoreError {
     fn from(e: tokio_postgres::Error) -> StoreError {

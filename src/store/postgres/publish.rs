@@ -8,7 +8,7 @@ use super::{PgStore, from_json};
 use crate::store::{FeedMeta, PublishItem, PublishStore, Result, TranslationRow};
 
 /// The columns `translation_row` reads, in order.
-const COLUMNS: &str = "t.entry_id, t.lang, t.version, t.title_src, t.title, t.content_src, t.units, t.complete, t.translated_at, t.seq";
+const COLUMNS: &str = "t.entry_id, t.lang, t.version, t.title_src, t.title, t.content_src, t.units, t.complete, t.translated_at, t.seq, t.summary";
 
 fn translation_row(r: &tokio_postgres::Row, at: usize) -> TranslationRow {
     TranslationRow {
@@ -20,6 +20,7 @@ fn translation_row(r: &tokio_postgres::Row, at: usize) -> TranslationRow {
         content_src: r.get(at + 5),
         units: serde_json::from_str(&r.get::<_, String>(at + 6)).unwrap_or_default(),
         complete: r.get(at + 7),
+        summary: r.get(at + 10),
     }
 }
 

@@ -71,12 +71,12 @@ impl QueueStore for PgStore {
                     // one translation committed at a time, across nodes.
                     tx.execute("SELECT pg_advisory_xact_lock(7066643101)", &[]).await?;
                     tx.execute(
-                        "INSERT INTO translations (entry_id, lang, version, title_src, title, content_src, units, complete, translated_at, seq)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, (SELECT COALESCE(max(seq), 0) + 1 FROM translations))
+                        "INSERT INTO translations (entry_id, lang, version, title_src, title, content_src, units, complete, translated_at, seq, summary)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, (SELECT COALESCE(max(seq), 0) + 1 FROM translations), $10)
                          ON CONFLICT (entry_id, lang) DO UPDATE SET
                             version = excluded.version, title_src = excluded.title_src, title = excluded.title,
                             content_src = excluded.content_src, units = excluded.units, complete = excluded.complete,
-                            translated_at = excluded.translated_at, seq = excluded.seq
+                            translated_at = excluded.translated_at, seq = excluded.seq, summary = excluded.summary
                          WHERE excluded.version >= translations.version",
                         &[
                             &row.entry_id,
@@ -88,6 +88,7 @@ impl QueueStore for PgStore {
                             &serde_json::to_string(&row.units).expect("serializable"),
                             &row.complete,
                             &t,
+                            &row.summary,
                         ],
                     )
                     .await?;

@@ -27,6 +27,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0004_tokens.sql"),
     include_str!("../../../migrations/0005_fewer_indexes.sql"),
     include_str!("../../../migrations/0006_engines.sql"),
+    include_str!("../../../migrations/0007_summaries.sql"),
 ];
 
 pub struct SqliteStore {

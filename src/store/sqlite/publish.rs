@@ -8,7 +8,7 @@ use super::{SqliteStore, entries, from_json};
 use crate::store::{FeedMeta, PublishItem, PublishStore, Result, TranslationRow};
 
 /// The columns `translation_row` reads, in order.
-pub(super) const COLUMNS: &str = "t.entry_id, t.lang, t.version, t.title_src, t.title, t.content_src, t.units, t.complete, t.translated_at, t.seq";
+pub(super) const COLUMNS: &str = "t.entry_id, t.lang, t.version, t.title_src, t.title, t.content_src, t.units, t.complete, t.translated_at, t.seq, t.summary";
 
 impl PublishStore for SqliteStore {
     fn translation(&self, entry_id: i64, lang: &str) -> Result<Option<TranslationRow>> {
@@ -107,5 +107,6 @@ pub(super) fn translation_row(r: &rusqlite::Row, at: usize) -> rusqlite::Result<
         content_src: r.get(at + 5)?,
         units: serde_json::from_str(&r.get::<_, String>(at + 6)?).unwrap_or_default(),
         complete: r.get(at + 7)?,
+        summary: r.get(at + 10)?,
     })
 }
