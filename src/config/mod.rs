@@ -597,6 +597,14 @@ mod tests {
             ("target_languages = [\"zh CN\"]\n", "line 1: `target_languages`: \"zh CN\" is not a language tag"),
             ("[[feeds]]\nname = \"a\"\nurl = \"https://a.org/\"\nbackfil = 3\n", "line 4: `backfil`: unknown field"),
             (
+                "[translator]\nengine = \"deepl\"\nbase_url = \"https://api.deepl.com/\"\n[[feeds]]\nname = \"a\"\nurl = \"https://a.org/\"\nsummary = true\n",
+                "line 7: `feeds.summary`: summaries are written by a chat engine (openai or local)",
+            ),
+            (
+                "[translator]\nengine = \"openai\"\nbase_url = \"https://api.openai.com/v1\"\nmodel = \"m\"\nsummary_max_chars = 10\n",
+                "line 5: `translator.summary_max_chars`: 10 is not between 40 and 4000 characters",
+            ),
+            (
                 "[[feeds]]\nname = \"a\"\nurl = \"https://a.org/\"\ninstructions = \"For {audience}\"\n",
                 "line 4: `feeds.instructions`: unknown placeholder {audience}",
             ),
