@@ -249,6 +249,10 @@ async fn translator(shared: Arc<Shared>, stop: watch::Receiver<bool>) {
         // same blocks) is looked at again once such a lease could have run out.
         let pending = shared.store.queue_counts().map(|q| q.queued + q.leased > 0).unwrap_or(false);
         let wait = if pending { IDLE.min(Duration::from_secs(*pipeline.config().lease_seconds.get_ref() as u64)) } else { IDLE };
+        // A digest is published when its period closes.
+        let config = pipeline.config();
+        let closing = config.publish.digest.as_ref().and_then(|d| crate::publish::digest::next_closing(&d.cron, config.tz, Utc::now()));
+        let wait = closing.map_or(wait, |at| wait.min((at - Utc::now()).to_std().unwrap_or_default() + Duration::from_millis(50)));
         tokio::select! {
             _ = shared.work.notified() => {}
             _ = tokio::time::sleep(wait) => {}

@@ -72,7 +72,11 @@ impl Default for Metrics {
         r.register("entries_partial", "Entries published partly translated (allow_partial).", m.entries_partial.clone());
         r.register("translation_failures", "Translation jobs that ended failed or to be retried.", m.translation_failures.clone());
         r.register("tokens", "Tokens spent on translation.", m.tokens.clone());
-        r.register("summaries", "Post summaries by result: written, reused (from the memory), rejected (by the checks), skipped (budget, short post).", m.summaries.clone());
+        r.register(
+            "summaries",
+            "Post summaries by result: written, reused (from the memory), rejected (by the checks), skipped (budget, short post).",
+            m.summaries.clone(),
+        );
         r.register("websub_pings", "Changed feeds announced to the WebSub hub, by result.", m.websub_pings.clone());
         r.register("fetch_duration_seconds", "Time to fetch a feed.", m.fetch_seconds.clone());
         r.register("translation_request_duration_seconds", "Time of one translation request.", m.translate_seconds.clone());

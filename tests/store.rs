@@ -179,7 +179,7 @@ fn memory_and_usage(store: &dyn Store) {
 
     // A summary of the same entry by the same engine is counted apart, and in the totals.
     let summary = UsageRow { kind: UsageKind::Summary, ..usage("2026-12-01", "a", 7, 0.125) };
-    store.memory_store(&[], &[summary.clone()]).unwrap();
+    store.memory_store(&[], std::slice::from_ref(&summary)).unwrap();
     store.memory_store(&[], &[summary]).unwrap();
     assert_eq!(store.usage_of_kind_since(UsageKind::Summary, "2026-12-01").unwrap(), Spent { tokens: 14, usd: 0.25 });
     assert_eq!(store.usage_of_kind_since(UsageKind::Translation, "2026-12-01").unwrap(), Spent { tokens: 25, usd: 0.5 });
@@ -198,6 +198,11 @@ fn publishing(store: &dyn Store) {
 
     let last = items.iter().map(|i| i.seq).max().unwrap();
     assert!(store.publish_items_since("zh-CN", last).unwrap().is_empty());
+    // By when they were translated (a digest's period): after `from`, up to and with `to`.
+    let made = items.iter().map(|i| i.translated_at).max().unwrap();
+    let between = |from: i64, to: i64, limit: usize| store.translated_between("zh-CN", from, to, limit).unwrap().len();
+    assert_eq!((between(made - 3600, made, 10), between(made - 3600, made, 2), between(made, made + 3600, 10)), (3, 2, 0));
+    assert_eq!(between(made - 3600, made - 1, 10) + between(made - 1, made, 10), 3, "periods that meet share nothing");
     let before = store.publish_fingerprint("a", "zh-CN").unwrap();
     assert_eq!(before, store.publish_fingerprint("a", "zh-CN").unwrap());
 

@@ -78,7 +78,10 @@ fn each_long_post_gets_a_checked_summary_published_everywhere_and_marked_machine
     let system = engine::system_message(&asked[0]);
     assert!(system.contains("Simplified Chinese (zh-CN), in at most 400 characters"), "{system}");
     let source = summary_source(&asked[0]);
-    assert!(["Things we learned about LLMs in 2024", "LLMs in 2024, again"].iter().any(|t| source.starts_with(&format!("<div data-b=\"0\">{t} "))), "the title, then the text: {source}");
+    assert!(
+        ["Things we learned about LLMs in 2024", "LLMs in 2024, again"].iter().any(|t| source.starts_with(&format!("<div data-b=\"0\">{t} "))),
+        "the title, then the text: {source}"
+    );
     assert!(source.contains("The GPT-4 barrier was comprehensively broken"));
     assert!(!source.contains("<a ") && !source.contains("href"), "the post's text only: {}", &source[..400]);
     assert!(polyfeed::translate::prompt::estimate_tokens(&source) <= polyfeed::translate::prompt::SUMMARY_SOURCE_TOKENS + 200, "a long post is cut");
@@ -192,4 +195,50 @@ fn past_the_summaries_budget_posts_go_out_without_one() {
     assert_eq!(json_summaries(&w).iter().filter(|(_, s)| s.is_some()).count(), 1);
     let status = w.run(&["status"]);
     assert!(status.stdout.contains("of which summaries: 340 tokens ($0.0000); today 340 of a budget of 100"), "{}", status.stdout);
+}
+
+#[test]
+fn the_daemon_publishes_each_periods_digest_when_it_closes() {
+    use common::running::{Running, free_port, get, wait_until};
+    let feeds = Server::start();
+    feeds.feed("/blog", ATOM, &atom_feed(&entries(), false), "\"v1\"");
+    let engine = Server::start();
+    engine.route(CHAT, |req, _| if is_summary_request(req) { summary_reply(GOOD) } else { engine::translate(req) });
+    let port = free_port();
+    let config = format!(
+        "schedule = \"0 0 0 1 1 *\"\n{}\n[server]\nlisten = \"127.0.0.1:{port}\"\ngrace_period = 3\n[publish]\npublic_url = \"http://127.0.0.1:{port}/\"\n[publish.digest]\nschedule = \"*/2 * * * * *\"\n\n[[feeds]]\nname = \"blog\"\nurl = \"{}\"\nallow_private_network = true\nsummary = true\n",
+        engine::translator_config(&engine.url("/v1"), ""),
+        feeds.url("/blog")
+    );
+    let w = Workdir::new(&config);
+    let daemon = Running::start(&w, "daemon", port);
+    // Every post is listed once a period holding its translation has closed (no new fetch needed:
+    // the daemon wakes at the closing).
+    let titles = ["Things we learned about LLMs in 2024", "LLMs in 2024, again", "Quoting someone, 2"];
+    let listed = || -> Option<Vec<Value>> {
+        let got = get(&daemon.url("/digest/zh-CN/feed.json"), &[]).filter(|g| g.status == 200)?;
+        let doc: Value = serde_json::from_str(&got.text()).ok()?;
+        let items = doc["items"].as_array()?.clone();
+        let html: String = items.iter().map(|i| i["content_html"].as_str().unwrap_or_default()).collect();
+        titles.iter().all(|t| html.contains(&common::escape(t))).then_some(items)
+    };
+    wait_until(std::time::Duration::from_secs(60), || listed().is_some(), "every post is in a digest");
+    let items = listed().unwrap();
+    let html: String = items.iter().map(|i| i["content_html"].as_str().unwrap().to_string()).collect();
+    for t in titles {
+        assert_eq!(html.matches(&format!(">{}</span>", common::escape(t))).count(), 1, "{t} is listed once: {html}");
+    }
+    assert_eq!(html.matches(&format!("<strong>{}</strong>{GOOD}", LABEL.trim_end())).count(), 2, "with the summaries there are: {html}");
+    assert!(html.contains(&format!("http://127.0.0.1:{port}/blog/zh-CN/llms-in-2024.html")), "each links its reading page: {html}");
+    for i in &items {
+        assert!(i["title"].as_str().unwrap().starts_with("文摘 2026-"), "{i}");
+        assert!(i["id"].as_str().unwrap().starts_with("urn:polyfeed:digest:"), "{i}");
+    }
+    for format in ["atom.xml", "rss.xml"] {
+        let got = get(&daemon.url(&format!("/digest/zh-CN/{format}")), &[]).unwrap();
+        let parsed = feed_rs::parser::parse(got.body.as_slice()).unwrap_or_else(|e| panic!("{format}: {e}"));
+        assert!(!parsed.entries.is_empty(), "{format}");
+    }
+    let (code, _, stderr) = daemon.stop();
+    assert_eq!(code, 0, "{stderr}");
 }

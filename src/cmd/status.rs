@@ -115,6 +115,11 @@ pub fn run(config_path: &Path, args: StatusArgs) -> Result<Done> {
         let budget = config.translator.as_ref().and_then(|t| t.summary_budget_tokens_per_day).map(|b| format!(" of a budget of {b}")).unwrap_or_default();
         println!("  of which summaries: {} tokens (${:.4}); today {}{budget}", month.tokens, month.usd, day.tokens);
     }
+    if let Some(d) = &config.publish.digest {
+        let next =
+            crate::publish::digest::next_closing(&d.cron, config.tz, chrono::Utc::now()).map(|t| t.with_timezone(&config.tz).to_rfc3339()).unwrap_or_default();
+        println!("digests: on {:?}, next at {next}; built from stored titles and summaries, they cost no tokens", d.schedule.get_ref());
+    }
     Ok(Done::All)
 }
 

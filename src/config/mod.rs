@@ -249,6 +249,13 @@ impl Config {
         self.feeds.iter().filter(|f| f.enabled)
     }
 
+    /// Every language polyfeed translates into: the global ones and every feed's own.
+    pub fn all_languages(&self) -> std::collections::BTreeSet<&str> {
+        let mut all: std::collections::BTreeSet<&str> = self.target_languages.iter().map(|l| l.get_ref().as_str()).collect();
+        all.extend(self.feeds.iter().flat_map(|f| f.target_languages.iter().flatten().map(|l| l.get_ref().as_str())));
+        all
+    }
+
     pub fn feed(&self, name: &str) -> Option<&FeedConfig> {
         self.feeds.iter().find(|f| f.name() == name)
     }
@@ -309,6 +316,12 @@ impl Config {
             t.validate(text)?;
         }
         self.publish.validate(text)?;
+        if let Some(d) = &self.publish.digest {
+            let all = self.all_languages();
+            if let Some(l) = d.languages.iter().find(|l| !all.contains(&l.get_ref().as_str())) {
+                return Err(invalid(text, &l.span(), "publish.digest.languages", format!("{:?} is not a target language of any feed", l.get_ref())));
+            }
+        }
         self.server.validate(text)?;
 
         let mut names = HashSet::new();
@@ -385,7 +398,7 @@ pub fn parse_cron(expr: &str) -> std::result::Result<cron::Schedule, String> {
 }
 
 /// Names of polyfeed's own output folders, which no feed may take.
-pub const RESERVED_NAMES: [&str; 3] = ["all", "posts", "t"];
+pub const RESERVED_NAMES: [&str; 4] = ["all", "digest", "posts", "t"];
 
 /// A name a new feed may take: a slug, not reserved, not in `taken`.
 pub fn is_free_name(name: &str, taken: &HashSet<String>) -> bool {
@@ -515,7 +528,7 @@ fn default_lease_seconds() -> Spanned<i64> {
     Spanned::new(0..0, 60)
 }
 
-fn default_cron() -> cron::Schedule {
+pub(crate) fn default_cron() -> cron::Schedule {
     parse_cron(default_schedule().get_ref()).expect("the default schedule is a valid cron expression")
 }
 fn default_max_concurrent_fetches() -> Spanned<usize> {

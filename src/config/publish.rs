@@ -62,9 +62,30 @@ pub struct PublishConfig {
     /// told of every feed file that changes, so that readers subscribed through it get new posts
     /// at once instead of at their next poll.
     pub websub_hub: Option<Spanned<String>>,
+    /// A digest per language (`[publish.digest]`): one entry per period, listing the posts
+    /// translated in it with their summaries, published as a feed of its own.
+    pub digest: Option<DigestConfig>,
     /// `public_url` parsed, with a trailing slash.
     #[serde(skip, default = "default_base")]
     base: url::Url,
+}
+
+/// `[publish.digest]`: each firing of `schedule` closes a period; its digest lists the posts
+/// translated in it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DigestConfig {
+    /// Cron expression in `timezone` (5 or 6 fields): `"0 20 * * *"` is every evening at eight.
+    pub schedule: Spanned<String>,
+    /// The languages that get one; by default every target language.
+    #[serde(default)]
+    pub languages: Vec<Spanned<String>>,
+    /// Digests kept in the feed, newest first.
+    #[serde(default = "default_digest_keep")]
+    pub keep: Spanned<usize>,
+    /// `schedule` parsed (at load).
+    #[serde(skip, default = "super::default_cron")]
+    pub cron: cron::Schedule,
 }
 
 impl Default for PublishConfig {
@@ -109,6 +130,13 @@ impl PublishConfig {
         {
             return Err(invalid(text, &hub.span(), "publish.websub_hub", format!("{:?} is not an http(s) URL", hub.get_ref())));
         }
+        if let Some(d) = &mut self.digest {
+            d.cron = super::parse_cron(d.schedule.get_ref())
+                .map_err(|e| invalid(text, &d.schedule.span(), "publish.digest.schedule", format!("bad cron expression {:?}: {e}", d.schedule.get_ref())))?;
+            if !(1..=366).contains(d.keep.get_ref()) {
+                return Err(invalid(text, &d.keep.span(), "publish.digest.keep", "must be between 1 and 366".into()));
+            }
+        }
         if *self.max_entries.get_ref() == 0 {
             return Err(invalid(text, &self.max_entries.span(), "publish.max_entries", "must be at least 1".into()));
         }
@@ -127,6 +155,9 @@ fn default_public_url() -> Spanned<String> {
 }
 fn default_max_entries() -> Spanned<usize> {
     Spanned::new(0..0, 50)
+}
+fn default_digest_keep() -> Spanned<usize> {
+    Spanned::new(0..0, 14)
 }
 fn default_author_suffix() -> String {
     " (翻译)".into()

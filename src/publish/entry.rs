@@ -54,41 +54,60 @@ pub struct Words {
     pub feeds: &'static str,
     /// What precedes a post's summary: it says a machine wrote it.
     pub summary: &'static str,
+    /// The title of a digest entry, before its date.
+    pub digest: &'static str,
 }
 
 pub fn words(lang: &str) -> Words {
     let lower = lang.to_ascii_lowercase();
     match lower.split('-').next().unwrap_or("") {
-        "zh" if matches!(lower.as_str(), "zh-tw" | "zh-hk" | "zh-hant") => {
-            Words {
-                attribution: "本文翻譯自 {author} 的部落格文章 [{title}]({link})。", original: "原文", latest: "最新譯文", feeds: "訂閱",
-                summary: "摘要（機器生成）："
-            }
-        }
-        "zh" => {
-            Words { attribution: "本文翻译自 {author} 的博客文章 [{title}]({link})。", original: "原文", latest: "最新译文", feeds: "订阅", summary: "摘要（机器生成）：" }
-        }
-        "ja" => {
-            Words {
-                attribution: "この記事は {author} のブログ記事 [{title}]({link}) の翻訳です。", original: "原文", latest: "最新の翻訳", feeds: "フィード",
-                summary: "要約（機械生成）："
-            }
-        }
-        "ko" => {
-            Words {
-                attribution: "이 글은 {author}의 블로그 글 [{title}]({link})을 번역한 것입니다.", original: "원문", latest: "최신 번역", feeds: "피드",
-                summary: "요약(기계 생성): "
-            }
-        }
-        "fr" => {
-            Words { attribution: "Traduit de l'article de {author} [{title}]({link}).", original: "Original", latest: "Dernières traductions", feeds: "Flux", summary: "Résumé (généré automatiquement) : " }
-        }
+        "zh" if matches!(lower.as_str(), "zh-tw" | "zh-hk" | "zh-hant") => Words {
+            attribution: "本文翻譯自 {author} 的部落格文章 [{title}]({link})。",
+            original: "原文",
+            latest: "最新譯文",
+            feeds: "訂閱",
+            summary: "摘要（機器生成）：",
+            digest: "文摘",
+        },
+        "zh" => Words {
+            attribution: "本文翻译自 {author} 的博客文章 [{title}]({link})。",
+            original: "原文",
+            latest: "最新译文",
+            feeds: "订阅",
+            summary: "摘要（机器生成）：",
+            digest: "文摘",
+        },
+        "ja" => Words {
+            attribution: "この記事は {author} のブログ記事 [{title}]({link}) の翻訳です。",
+            original: "原文",
+            latest: "最新の翻訳",
+            feeds: "フィード",
+            summary: "要約（機械生成）：",
+            digest: "ダイジェスト",
+        },
+        "ko" => Words {
+            attribution: "이 글은 {author}의 블로그 글 [{title}]({link})을 번역한 것입니다.",
+            original: "원문",
+            latest: "최신 번역",
+            feeds: "피드",
+            summary: "요약(기계 생성): ",
+            digest: "다이제스트",
+        },
+        "fr" => Words {
+            attribution: "Traduit de l'article de {author} [{title}]({link}).",
+            original: "Original",
+            latest: "Dernières traductions",
+            feeds: "Flux",
+            summary: "Résumé (généré automatiquement) : ",
+            digest: "Sélection",
+        },
         "de" => Words {
             attribution: "Übersetzt aus dem Beitrag [{title}]({link}) von {author}.",
             original: "Original",
             latest: "Neueste Übersetzungen",
             feeds: "Feeds",
             summary: "Zusammenfassung (maschinell erstellt): ",
+            digest: "Übersicht",
         },
         "es" => Words {
             attribution: "Traducido de la entrada de {author} [{title}]({link}).",
@@ -96,8 +115,16 @@ pub fn words(lang: &str) -> Words {
             latest: "Últimas traducciones",
             feeds: "Fuentes",
             summary: "Resumen (generado automáticamente): ",
+            digest: "Selección",
         },
-        _ => Words { attribution: "Translated from [{title}]({link}) by {author}.", original: "Original", latest: "Latest translations", feeds: "Feeds", summary: "Summary (machine-written): " },
+        _ => Words {
+            attribution: "Translated from [{title}]({link}) by {author}.",
+            original: "Original",
+            latest: "Latest translations",
+            feeds: "Feeds",
+            summary: "Summary (machine-written): ",
+            digest: "Digest",
+        },
     }
 }
 

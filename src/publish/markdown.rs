@@ -31,7 +31,15 @@ pub fn post(p: &Published, publish: &PublishConfig, tz: chrono_tz::Tz, feed_titl
         yaml_list(&map(&publish.tags)),
         p.title_translated,
         // A summary opens the post, as a quote marked machine-written.
-        p.summary.as_ref().map(|s| format!("> **{}**{}{}\n\n", escape(words(&p.lang).summary.trim_end()), if words(&p.lang).summary.ends_with(' ') { " " } else { "" }, escape(s))).unwrap_or_default(),
+        p.summary
+            .as_ref()
+            .map(|s| format!(
+                "> **{}**{}{}\n\n",
+                escape(words(&p.lang).summary.trim_end()),
+                if words(&p.lang).summary.ends_with(' ') { " " } else { "" },
+                escape(s)
+            ))
+            .unwrap_or_default(),
         html_to_markdown(&p.translated),
         attribution,
     );

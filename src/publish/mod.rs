@@ -5,6 +5,7 @@
 
 /// The `[publish]` table lives with the rest of the config (the bottom layer).
 pub use crate::config::publish as config;
+pub mod digest;
 pub mod entry;
 pub mod feeds;
 pub mod markdown;
@@ -77,6 +78,9 @@ impl Out<'_> {
         Ok(written)
     }
 }
+
+/// The most posts one digest entry lists.
+const DIGEST_MAX_POSTS: usize = 500;
 
 /// How long one publish may hold `output/` before another process may take over.
 const PUBLISH_LEASE_SECS: i64 = 300;
@@ -209,6 +213,50 @@ fn publish_claimed(config: &Config, store: &dyn PublishStore) -> Result<Report> 
             latest = latest.max(item.seq);
         }
         new_marks.push((key, format!("{settings}:{latest}")));
+    }
+
+    // The digests: redone when a period closed or a translation changed.
+    if let Some(d) = &config.publish.digest {
+        let periods = digest::periods(&d.cron, config.tz, chrono::Utc::now(), *d.keep.get_ref());
+        let closed = periods.first().map_or(0, |p| p.1.timestamp());
+        let wanted = |l: &str| d.languages.is_empty() || d.languages.iter().any(|x| x.get_ref() == l);
+        for lang in langs.iter().filter(|l| wanted(l)) {
+            let key = format!("digest:{lang}");
+            let mark = format!("{settings}:{closed}");
+            if marks.get(&key) == Some(&mark) && !changed_langs.contains(lang) && out.dir.join(format!("digest/{lang}/atom.xml")).exists() {
+                continue;
+            }
+            let mut entries = Vec::new();
+            for period in &periods {
+                let items = store.translated_between(lang, period.0.timestamp(), period.1.timestamp(), DIGEST_MAX_POSTS)?;
+                let posts: Vec<Published> = items.iter().filter(|i| config.feed(&i.entry.feed).is_some_and(|f| f.enabled)).map(&build).collect();
+                if posts.is_empty() {
+                    continue;
+                }
+                let listed: Vec<digest::Listed> = posts
+                    .iter()
+                    .map(|p| digest::Listed {
+                        post: p,
+                        url: if config.publish.html { url(&format!("{}/{lang}/{}.html", p.feed, p.slug)) } else { p.link.clone().unwrap_or_default() },
+                        source: source_of(&p.feed).map(|s| s.title).unwrap_or_default(),
+                    })
+                    .collect();
+                entries.push((digest::entry(lang, *period, config.tz, &url("index.html"), &listed), None));
+            }
+            let channel = Channel {
+                title: format!("polyfeed {} [{lang}]", entry::words(lang).digest),
+                description: format!("The posts translated into {}, period by period", crate::translate::prompt::language_name(lang)),
+                lang: lang.clone(),
+                home_url: url("index.html"),
+                atom_url: url(&format!("digest/{lang}/atom.xml")),
+                rss_url: url(&format!("digest/{lang}/rss.xml")),
+                json_url: url(&format!("digest/{lang}/feed.json")),
+                hub: config.publish.hub().map(str::to_string),
+                source: None,
+            };
+            write_feed(&mut out, &format!("digest/{lang}"), &channel, &entries)?;
+            new_marks.push((key, mark));
+        }
     }
 
     // The index, the OPML and the stylesheet follow any change.

@@ -435,6 +435,10 @@ pub trait PublishStore: Send + Sync {
     /// Translated entries in `lang` whose translation changed after sequence number `since`, in order.
     fn publish_items_since(&self, lang: &str, since: i64) -> Result<Vec<PublishItem>>;
 
+    /// Translated entries in `lang` whose translation was made in `from < translated_at <= to`
+    /// (seconds since the epoch), in the order they were translated, at most `limit`.
+    fn translated_between(&self, lang: &str, from: i64, to: i64, limit: usize) -> Result<Vec<PublishItem>>;
+
     /// Changes whenever a translation of the feed in `lang` is added or replaced, or the feed's metadata changes.
     fn publish_fingerprint(&self, feed: &str, lang: &str) -> Result<String>;
 

@@ -756,7 +756,10 @@ mod tests {
         assert_eq!(check("详见 https://simonwillison.net/2024/Dec/31/llms-in-2024/ 。"), Vec::<String>::new());
         assert_eq!(check("Simon Willison 回顾了 2024 年：42 家实验室超越了 GPT-4。"), ["number 42 added"]);
         assert_eq!(check("详见 https://example.com/more 。"), ["URL https://example.com/more is not in the post"]);
-        assert_eq!(check("Simon Willison looked back at 2024 and found that three labs passed GPT-4."), ["not in the target language (expected zh-CN, looks like English (0% in the target script))"]);
+        assert_eq!(
+            check("Simon Willison looked back at 2024 and found that three labs passed GPT-4."),
+            ["not in the target language (expected zh-CN, looks like English (0% in the target script))"]
+        );
         assert_eq!(check(&"回顾".repeat(61)), ["122 characters long, at most 120"]);
         assert_eq!(check("  "), ["empty translation"]);
     }

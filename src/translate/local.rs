@@ -57,7 +57,14 @@ impl Model {
         check_usable(path).map(|()| std::sync::Arc::new(Model))
     }
 
-    pub fn translate(&self, _units: &[&Unit], _system: &str, _temperature: f32, _deadline: std::time::Instant, _max_tokens: Option<usize>) -> Result<Reply, EngineError> {
+    pub fn translate(
+        &self,
+        _units: &[&Unit],
+        _system: &str,
+        _temperature: f32,
+        _deadline: std::time::Instant,
+        _max_tokens: Option<usize>,
+    ) -> Result<Reply, EngineError> {
         Err(EngineError::Permanent("built without the local engine".into()))
     }
 }

@@ -454,10 +454,7 @@ impl Worker {
         // A post that is done gets its summary before it is published, when its feed wants one.
         // (The futures are made first: a stream of a closure over borrowed plans is not Send.)
         let summaries: Vec<_> = plans.iter().map(|plan| self.with_summary(plan, self.conclude(plan, &done, &missed))).collect();
-        let ends: Vec<JobEnd> = futures_util::stream::iter(summaries)
-            .buffered(self.concurrency())
-            .collect()
-            .await;
+        let ends: Vec<JobEnd> = futures_util::stream::iter(summaries).buffered(self.concurrency()).collect().await;
         for (plan, end) in plans.iter().zip(ends) {
             ended += usize::from(end != JobEnd::Release);
             self.finish(&plan.job, end, on_entry);
@@ -599,7 +596,10 @@ impl Worker {
                 .collect();
             // Paid for either way: the usage is kept, and the summary with it when it passed.
             let store = self.store.clone();
-            if let Err(e) = tokio::task::spawn_blocking(move || store.memory_store(&rows, &usage)).await.unwrap_or_else(|e| Err(crate::store::StoreError::Sql(e.to_string()))) {
+            if let Err(e) = tokio::task::spawn_blocking(move || store.memory_store(&rows, &usage))
+                .await
+                .unwrap_or_else(|e| Err(crate::store::StoreError::Sql(e.to_string())))
+            {
                 tracing::error!(error = %e, "cannot store a summary");
                 return Summarized::Rejected(format!("store: {e}"));
             }

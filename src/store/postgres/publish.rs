@@ -70,6 +70,22 @@ impl PublishStore for PgStore {
         })
     }
 
+    fn translated_between(&self, lang: &str, from: i64, to: i64, limit: usize) -> Result<Vec<PublishItem>> {
+        self.run(async {
+            let c = self.pool.get().await?;
+            let rows = c
+                .query(
+                    &format!(
+                        "SELECT {ENTRY_COLUMNS}, {COLUMNS} FROM translations t JOIN entries e ON e.id = t.entry_id
+                         WHERE t.lang = $1 AND t.translated_at > $2 AND t.translated_at <= $3 AND NOT e.filtered ORDER BY t.translated_at, t.seq LIMIT $4"
+                    ),
+                    &[&lang, &from, &to, &(limit as i64)],
+                )
+                .await?;
+            Ok(rows.iter().map(item).collect())
+        })
+    }
+
     fn publish_fingerprint(&self, feed: &str, lang: &str) -> Result<String> {
         self.run(async {
             let c = self.pool.get().await?;

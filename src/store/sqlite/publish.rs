@@ -36,6 +36,15 @@ impl PublishStore for SqliteStore {
         self.items(&sql, params![lang, since])
     }
 
+    fn translated_between(&self, lang: &str, from: i64, to: i64, limit: usize) -> Result<Vec<PublishItem>> {
+        let sql = format!(
+            "SELECT {}, {COLUMNS} FROM translations t JOIN entries e ON e.id = t.entry_id
+             WHERE t.lang = ?1 AND t.translated_at > ?2 AND t.translated_at <= ?3 AND e.filtered = 0 ORDER BY t.translated_at, t.seq LIMIT ?4",
+            entries::COLUMNS
+        );
+        self.items(&sql, params![lang, from, to, limit as i64])
+    }
+
     fn publish_fingerprint(&self, feed: &str, lang: &str) -> Result<String> {
         let conn = self.conn();
         let (count, latest, sum): (i64, Option<i64>, Option<i64>) = conn.query_row(
