@@ -28,6 +28,8 @@ use crate::translate::worker::Worker;
 /// How often the scheduler wakes at least (its heartbeat), and how long the worker waits for work.
 const TICK: Duration = Duration::from_secs(30);
 const IDLE: Duration = Duration::from_secs(60);
+/// WebSub pushes waiting to be taken; past this, hubs are told to send again later.
+const PUSHES_WAITING: usize = 64;
 
 struct Shared {
     config_path: PathBuf,
@@ -40,6 +42,8 @@ struct Shared {
     work: Notify,
     /// The config changed: reschedule.
     reload: Notify,
+    /// A feed was fetched: a hub it advertises may be new.
+    fetched: Notify,
     /// The worker of the pass in progress, so shutdown can stop it.
     worker: Mutex<Option<Arc<Worker>>>,
 }
@@ -70,6 +74,7 @@ pub async fn run(config_path: &Path, config: Config, store: Arc<dyn Store>) -> R
         live: Arc::default(),
         work: Notify::new(),
         reload: Notify::new(),
+        fetched: Notify::new(),
         worker: Mutex::new(None),
     });
     shared.live.heartbeat.store(now(), std::sync::atomic::Ordering::Relaxed);
@@ -79,6 +84,9 @@ pub async fn run(config_path: &Path, config: Config, store: Arc<dyn Store>) -> R
     let mut servers = crate::serve::start(&app, stop_rx.clone()).await.context("polyfeed daemon")?;
     let scheduler = tokio::spawn(scheduler(shared.clone(), stop_rx.clone()));
     let translator = tokio::spawn(translator(shared.clone(), stop_rx.clone()));
+    let (push_tx, push_rx) = tokio::sync::mpsc::channel(PUSHES_WAITING);
+    let _ = shared.live.pushes.set(push_tx);
+    let subscriber = tokio::spawn(subscriber(shared.clone(), push_rx, stop_rx.clone()));
 
     signals.wait_for_stop(&shared).await;
     tracing::info!("stopping: no new work; in-flight requests get the grace period");
@@ -91,6 +99,7 @@ pub async fn run(config_path: &Path, config: Config, store: Arc<dyn Store>) -> R
     let finished = tokio::time::timeout(grace, async {
         let _ = scheduler.await;
         let _ = translator.await;
+        let _ = subscriber.await;
         while servers.join_next().await.is_some() {}
     })
     .await;
@@ -204,11 +213,12 @@ async fn scheduler(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
                     if let Some(feed) = config.feed(&name) {
                         let state = shared.store.feed_state(&name).unwrap_or_default();
                         let at = next_run(feed.schedule(&config), config.tz, Utc::now(), state.failures, state.not_before, rand::random::<f64>());
-                        next.insert(name, at);
+                        next.insert(name.clone(), pushed_instead(&shared, &config, &name, at));
                     }
                     if changed {
                         shared.work.notify_one();
                     }
+                    shared.fetched.notify_one();
                 }
             }
             _ = tokio::time::sleep(wait) => {}
@@ -218,6 +228,59 @@ async fn scheduler(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
     }
     // Fetches in flight finish (the caller bounds this by the grace period).
     while running.join_next().await.is_some() {}
+}
+
+/// While a feed's WebSub subscription is active, its hub pushes what is new: the feed is polled
+/// at most once a day (a safety net for lost pushes), and again as scheduled once the lease ends.
+fn pushed_instead(shared: &Shared, config: &Config, feed: &str, at: DateTime<Utc>) -> DateTime<Utc> {
+    if !config.server.websub {
+        return at;
+    }
+    match shared.store.subscription(feed) {
+        Ok(Some(s)) if s.state == crate::store::SubscriptionState::Active => match s.lease_until.and_then(|u| DateTime::from_timestamp(u, 0)) {
+            Some(until) if until > Utc::now() => at.max(Utc::now() + chrono::Duration::days(1)).min(until).max(at),
+            _ => at,
+        },
+        _ => at,
+    }
+}
+
+/// WebSub (`[server] websub`): asks the sources' hubs for the subscriptions that are due, and
+/// takes each push the server checked as a fetch of its feed.
+async fn subscriber(shared: Arc<Shared>, mut pushes: tokio::sync::mpsc::Receiver<crate::serve::websub::Push>, mut stop: watch::Receiver<bool>) {
+    let mut warned = false;
+    loop {
+        let pipeline = shared.pipeline();
+        let config = pipeline.config().clone();
+        let mut wait = TICK;
+        if config.server.websub {
+            match config.server.websub_key() {
+                Ok(key) => match pipeline.renew_subscriptions(&key).await {
+                    Ok(Some(next)) => wait = wait.min(Duration::from_secs((next - now()).clamp(1, 30) as u64)),
+                    Ok(None) => {}
+                    Err(e) => tracing::error!(error = %e, "cannot read or record WebSub subscriptions"),
+                },
+                Err(why) if !warned => {
+                    tracing::error!(reason = %why, "[server] websub is on, but no subscription is asked for until the key is set; polling goes on");
+                    warned = true;
+                }
+                Err(_) => {}
+            }
+        }
+        let push = tokio::select! {
+            push = pushes.recv() => push,
+            _ = tokio::time::sleep(wait) => None,
+            _ = shared.fetched.notified() => None,
+            _ = stop.wait_for(|s| *s) => break,
+        };
+        let Some(push) = push else { continue };
+        let Some(feed) = config.feed(&push.feed).filter(|f| f.enabled).cloned() else { continue };
+        match pipeline.take_push(&feed, &push.body, push.content_type.as_deref()).await {
+            Ok(report) if report.applied.queued > 0 => shared.work.notify_one(),
+            Ok(_) => {}
+            Err(e) => tracing::error!(feed = %push.feed, error = %e, "cannot record a push"),
+        }
+    }
 }
 
 /// Runs a pass whenever there is work (new entries queued, retries come due): take back what was

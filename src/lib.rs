@@ -21,3 +21,4 @@ pub mod serve;
 pub mod store;
 pub mod text;
 pub mod translate;
+pub mod websub;

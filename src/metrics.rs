@@ -27,6 +27,7 @@ pub struct Metrics {
     node_alive: Family<Label, Gauge>,
     websub_pings: Family<Label, Counter>,
     summaries: Family<Label, Counter>,
+    pushes: Family<Label, Counter>,
     pub units_translated: Counter,
     /// Blocks that passed once told what was wrong with their last translation.
     pub units_repaired: Counter,
@@ -52,6 +53,7 @@ impl Default for Metrics {
             node_alive: Family::default(),
             websub_pings: Family::default(),
             summaries: Family::default(),
+            pushes: Family::default(),
             units_translated: Counter::default(),
             units_repaired: Counter::default(),
             entries_translated: Counter::default(),
@@ -77,6 +79,7 @@ impl Default for Metrics {
             "Post summaries by result: written, reused (from the memory), rejected (by the checks), skipped (budget, short post).",
             m.summaries.clone(),
         );
+        r.register("websub_pushes", "WebSub pushes received, by result: taken (signed, handed on as a fetch) or unsigned (ignored).", m.pushes.clone());
         r.register("websub_pings", "Changed feeds announced to the WebSub hub, by result.", m.websub_pings.clone());
         r.register("fetch_duration_seconds", "Time to fetch a feed.", m.fetch_seconds.clone());
         r.register("translation_request_duration_seconds", "Time of one translation request.", m.translate_seconds.clone());
@@ -112,6 +115,11 @@ impl Metrics {
     /// Counts one post's summary by how it ended ("written", "reused", "rejected", "skipped").
     pub fn summarized(&self, result: &str) {
         self.summaries.get_or_create(&[("result", result.to_string())]).inc();
+    }
+
+    /// Counts one WebSub push by what was done with it ("taken", "unsigned").
+    pub fn pushed(&self, result: &str) {
+        self.pushes.get_or_create(&[("result", result.to_string())]).inc();
     }
 
     /// Times one translation request.

@@ -13,6 +13,10 @@ pub struct ParsedFeed {
     pub authors: Vec<String>,
     /// RSS `ttl`: minutes the feed may be cached.
     pub ttl_minutes: Option<u32>,
+    /// The WebSub hub it advertises (`<link rel="hub">`), and its own URL (`rel="self"`), the
+    /// topic a subscription names.
+    pub hub: Option<String>,
+    pub self_url: Option<String>,
     pub entries: Vec<Entry>,
 }
 

@@ -98,6 +98,16 @@ impl Pipeline {
         refresh_feed(&self.ctx, feed, false).await.map(Some)
     }
 
+    /// Takes a body a WebSub hub pushed for `feed` as a fetch of it.
+    pub async fn take_push(&self, feed: &FeedConfig, body: &[u8], content_type: Option<&str>) -> Result<FeedReport, StoreError> {
+        crate::refresh::apply_push(&self.ctx, feed, body, content_type).await
+    }
+
+    /// Asks the sources' WebSub hubs for the subscriptions that are due; when the next one is due.
+    pub async fn renew_subscriptions(&self, key: &str) -> Result<Option<i64>, StoreError> {
+        crate::websub::renew(&self.ctx, key).await
+    }
+
     /// Takes back leased jobs (a crashed run's, or this process's own at shutdown), translates the
     /// queue, and publishes what changed. `on_entry` hears of every job that ends.
     pub async fn pass(&self, on_entry: impl Fn(&Job, &JobEnd)) -> Result<Pass, StoreError> {

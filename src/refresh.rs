@@ -12,7 +12,7 @@ use crate::detect::{self, Detection};
 use crate::fetch::{self, FetchError, Fetcher, Response};
 use crate::model::{ParsedFeed, now};
 use crate::parse::{self, ParseError};
-use crate::store::{Applied, FeedMeta, FeedStore, FetchRecord, FetchResult, Store, StoreError};
+use crate::store::{Applied, FeedMeta, FeedStore, FetchRecord, FetchResult, Store, StoreError, Subscription, SubscriptionState, SubscriptionStore};
 
 /// The longest a server's max-age or ttl may postpone the next fetch.
 const MAX_CACHE_DELAY: i64 = 6 * 3600;
@@ -195,6 +195,9 @@ async fn refresh_inner(ctx: &Context, feed: &FeedConfig, force: bool) -> Inner {
         record.last_modified = None;
     }
     let parsed = found.parsed;
+    if ctx.config.server.websub {
+        advertised(ctx.store.as_ref(), name, &parsed, &found.feed_url)?;
+    }
     record.not_before = record.not_before.or(parsed_ttl(&parsed));
     record.meta = Some(FeedMeta { title: parsed.title.clone(), site_url: parsed.site_url.clone(), authors: parsed.authors.clone() });
 
@@ -206,6 +209,72 @@ async fn refresh_inner(ctx: &Context, feed: &FeedConfig, force: bool) -> Inner {
     let applied = store.record_fetch(name, feed.url(), &record, Some(&detection), &langs)?;
     tracing::info!(new = applied.new, updated = applied.updated, queued = applied.queued, "fetched");
     Ok(Ok((Outcome::Fetched, applied, record.fetch_url)))
+}
+
+/// Records the WebSub hub a feed advertises (`[server] websub`): a new hub or topic is a new
+/// subscription to ask for (a new callback token); a hub no longer advertised is forgotten.
+fn advertised(store: &dyn SubscriptionStore, feed: &str, parsed: &ParsedFeed, fetched_from: &str) -> Result<(), StoreError> {
+    let existing = store.subscription(feed)?;
+    let Some(hub) = &parsed.hub else {
+        if existing.is_some() {
+            tracing::info!(feed, "the source no longer advertises a WebSub hub: polling only");
+            store.drop_subscription(feed)?;
+        }
+        return Ok(());
+    };
+    let topic = parsed.self_url.as_deref().unwrap_or(fetched_from);
+    if existing.as_ref().is_some_and(|s| s.hub == *hub && s.topic == topic) {
+        return Ok(());
+    }
+    let token: String = (0..24).map(|_| char::from_digit(rand::random_range(0..36u32), 36).unwrap_or('0')).collect();
+    tracing::info!(feed, hub = %hub, topic, "the source advertises a WebSub hub");
+    store.put_subscription(&Subscription {
+        feed: feed.to_string(),
+        hub: hub.clone(),
+        topic: topic.to_string(),
+        token,
+        state: SubscriptionState::Wanted,
+        lease_seconds: None,
+        lease_until: None,
+        requested_at: None,
+        reason: None,
+    })
+}
+
+/// Takes a body a WebSub hub pushed for `feed` as a fetch of it: parsed, detected and queued in
+/// one transaction like any fetch, its validators kept. A push may carry only the new entries, so
+/// entries it lacks are not taken for gone.
+pub async fn apply_push(ctx: &Context, feed: &FeedConfig, body: &[u8], content_type: Option<&str>) -> Result<FeedReport, StoreError> {
+    let name = feed.name();
+    let report = |outcome, applied| FeedReport { feed: name.to_string(), outcome, applied, moved_to: None };
+    let store: &dyn FeedStore = ctx.store.as_ref();
+    let state = store.feed_state(name)?;
+    let url = state.fetch_url.clone().unwrap_or_else(|| feed.url().to_string());
+    let parsed = match parse::parse(body, &url, content_type) {
+        Ok(p) => p,
+        Err(error) => {
+            let failure = FeedFailure::Parse { url, error };
+            tracing::warn!(feed = name, reason = %failure, "a push that is not a feed was ignored");
+            return Ok(report(Outcome::Failed(failure), Applied::default()));
+        }
+    };
+    let mut record = FetchRecord::new(FetchResult::Ok);
+    record.etag = state.etag.clone();
+    record.last_modified = state.last_modified.clone();
+    record.body_hash = state.body_hash.clone();
+    record.meta = Some(FeedMeta { title: parsed.title.clone(), site_url: parsed.site_url.clone(), authors: parsed.authors.clone() });
+    let langs: Vec<&str> = feed.languages(&ctx.config).collect();
+    let known = store.known_entries(name)?;
+    let mut detection = detect::detect(&parsed.entries, &known, !state.has_entries, feed.backfill, &feed.filters);
+    detection.gone.clear();
+    if feed.full_text {
+        fill_full_text(ctx, feed, &mut detection).await;
+    }
+    let applied = store.record_fetch(name, feed.url(), &record, Some(&detection), &langs)?;
+    tracing::info!(feed = name, new = applied.new, updated = applied.updated, queued = applied.queued, "pushed");
+    ctx.metrics.fetched("pushed", std::time::Duration::ZERO);
+    ctx.metrics.detected(applied.new, applied.updated);
+    Ok(report(Outcome::Fetched, applied))
 }
 
 /// A feed as fetched: parsed, and where it came from.

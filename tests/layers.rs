@@ -21,6 +21,7 @@ const LAYERS: &[(&str, usize)] = &[
     ("publish", 7),
     ("serve", 8),
     ("refresh", 9),
+    ("websub", 9),
     ("pipeline", 10),
     ("daemon", 11),
     ("cli", 11),

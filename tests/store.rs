@@ -62,6 +62,38 @@ pub fn suite(store: &dyn Store) {
     memory_and_usage(store);
     publishing(store);
     tokens(store);
+    subscriptions(store);
+}
+
+fn subscriptions(store: &dyn Store) {
+    use polyfeed::store::{Subscription, SubscriptionState};
+    let wanted = Subscription {
+        feed: "a".into(),
+        hub: "https://hub.example/".into(),
+        topic: "https://e.org/a.xml".into(),
+        token: "t0k3n".into(),
+        state: SubscriptionState::Wanted,
+        lease_seconds: None,
+        lease_until: None,
+        requested_at: None,
+        reason: None,
+    };
+    store.put_subscription(&wanted).unwrap();
+    let active = Subscription {
+        state: SubscriptionState::Active,
+        lease_seconds: Some(864_000),
+        lease_until: Some(1_900_000_000),
+        requested_at: Some(1_899_000_000),
+        ..wanted.clone()
+    };
+    store.put_subscription(&active).unwrap();
+    store.put_subscription(&Subscription { feed: "b".into(), token: "other".into(), ..wanted.clone() }).unwrap();
+    assert_eq!(store.subscription_by_token("t0k3n").unwrap(), Some(active.clone()), "one per feed, replaced");
+    assert_eq!(store.subscription_by_token("nope").unwrap(), None);
+    assert_eq!(store.subscription("a").unwrap(), Some(active.clone()));
+    assert_eq!(store.subscriptions().unwrap().iter().map(|s| s.feed.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+    store.drop_subscription("b").unwrap();
+    assert_eq!(store.subscriptions().unwrap(), [active]);
 }
 
 fn feeds_and_entries(store: &dyn Store) {

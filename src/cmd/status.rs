@@ -31,6 +31,8 @@ struct Row {
     unpublished: Vec<String>,
     tokens: u64,
     cost_usd: f64,
+    /// The WebSub subscription to the source's hub, if it advertises one (`[server] websub`).
+    push: Option<crate::store::Subscription>,
 }
 
 pub fn run(config_path: &Path, args: StatusArgs) -> Result<Done> {
@@ -55,6 +57,7 @@ pub fn run(config_path: &Path, args: StatusArgs) -> Result<Done> {
     }
     for r in &mut rows {
         r.unpublished = store.unpublished(&[r.name.as_str()], 20)?.posts.iter().map(super::describe_unpublished).collect();
+        r.push = store.subscription(&r.name)?;
     }
 
     if args.json {
@@ -89,6 +92,11 @@ pub fn run(config_path: &Path, args: StatusArgs) -> Result<Done> {
         }
         if r.tokens > 0 {
             println!("  spent        {} tokens (${:.4})", r.tokens, r.cost_usd);
+        }
+        if let Some(s) = &r.push {
+            let lease = s.lease_until.and_then(|u| super::time(Some(u))).map(|t| format!(", lease until {t}")).unwrap_or_default();
+            let why = s.reason.as_deref().map(|w| format!(" ({w})")).unwrap_or_default();
+            println!("  push         WebSub, {} via {}{lease}{why}", s.state.name(), s.hub);
         }
     }
     let since = (chrono::Utc::now() - chrono::Duration::days(29)).with_timezone(&config.tz).format("%Y-%m-%d").to_string();
@@ -145,5 +153,6 @@ fn row(s: FeedSummary, enabled: bool) -> Row {
         unpublished: Vec::new(),
         tokens: s.tokens,
         cost_usd: s.cost_usd,
+        push: None,
     }
 }

@@ -398,7 +398,7 @@ pub fn parse_cron(expr: &str) -> std::result::Result<cron::Schedule, String> {
 }
 
 /// Names of polyfeed's own output folders, which no feed may take.
-pub const RESERVED_NAMES: [&str; 4] = ["all", "digest", "posts", "t"];
+pub const RESERVED_NAMES: [&str; 5] = ["all", "digest", "posts", "t", "websub"];
 
 /// A name a new feed may take: a slug, not reserved, not in `taken`.
 pub fn is_free_name(name: &str, taken: &HashSet<String>) -> bool {

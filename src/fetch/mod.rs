@@ -218,6 +218,24 @@ impl Fetcher {
         }
     }
 
+    /// POSTs a form to `url` (no redirects followed), under the same guard as fetches: `private`
+    /// says where a private address may be reached. The status of the answer.
+    pub async fn post_form(&self, url: &str, form: &[(&str, &str)], private: &PrivateNetwork, user_agent: &str, timeout: Duration) -> Result<u16> {
+        let url = Url::parse(url).map_err(|e| FetchError::BadUrl(format!("{url}: {e}")))?;
+        let allow_private = private.allows(&url);
+        check_url(&url, allow_private)?;
+        let client = self.client(None, allow_private)?;
+        let _permits = self.permits(url.host_str().unwrap_or_default()).await;
+        let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
+        let send =
+            client.post(url.clone()).header(header::USER_AGENT, user_agent).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded").body(body).send();
+        match tokio::time::timeout(timeout, send).await {
+            Ok(Ok(r)) => Ok(r.status().as_u16()),
+            Ok(Err(e)) => Err(connect_error(&url, e)),
+            Err(_) => Err(FetchError::Timeout(timeout)),
+        }
+    }
+
     async fn fetch_once(&self, req: &Request<'_>) -> Result<Response> {
         let mut url = Url::parse(req.url).map_err(|e| FetchError::BadUrl(format!("{}: {e}", req.url)))?;
         let mut visited = HashSet::new();

@@ -130,7 +130,9 @@ fn normalize(feed: feed_rs::model::Feed, url: &str, bases: Option<&[Option<url::
     // Bases line up with entries only when both readings saw the same entries.
     let bases = bases.filter(|b| b.len() == feed.entries.len());
     let entries = feed.entries.into_iter().enumerate().map(|(i, e)| normalize_entry(e, url, bases.and_then(|b| b[i].as_ref()))).collect();
-    ParsedFeed { title: feed.title.map(|t| text_of(&t)).unwrap_or_default(), site_url, authors, ttl_minutes: feed.ttl, entries }
+    let rel = |name: &str| feed.links.iter().find(|l| l.rel.as_deref() == Some(name)).map(|l| absolute(&l.href, url));
+    let (hub, self_url) = (rel("hub"), rel("self"));
+    ParsedFeed { title: feed.title.map(|t| text_of(&t)).unwrap_or_default(), site_url, authors, ttl_minutes: feed.ttl, hub, self_url, entries }
 }
 
 /// One entry in polyfeed's terms. URLs in its content are made absolute against its xml:base,
@@ -334,6 +336,22 @@ mod tests {
 <category term="ai"/><category term="llms"/></entry>
 <entry><title>No id here</title><link href="/2024/Dec/30/no-id/"/><summary>Plain &amp; simple</summary></entry>
 </feed>"#;
+
+    #[test]
+    fn the_websub_hub_and_self_link_a_feed_advertises() {
+        let atom = ATOM.replace(
+            "<id>http://simonwillison.net/</id>",
+            "<link rel=\"hub\" href=\"https://pubsubhubbub.appspot.com/\"/><link rel=\"self\" href=\"/atom/everything/\"/><id>x</id>",
+        );
+        let feed = parse(atom.as_bytes(), "https://simonwillison.net/atom/everything/", None).unwrap();
+        assert_eq!(feed.hub.as_deref(), Some("https://pubsubhubbub.appspot.com/"));
+        assert_eq!(feed.self_url.as_deref(), Some("https://simonwillison.net/atom/everything/"));
+        let rss = r#"<rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom"><channel><title>t</title><link>https://e.org/</link>
+<atom:link rel="hub" href="https://hub.e.org/"/><atom:link rel="self" href="https://e.org/feed.xml"/><item><title>i</title></item></channel></rss>"#;
+        let feed = parse(rss.as_bytes(), "https://e.org/feed.xml", None).unwrap();
+        assert_eq!((feed.hub.as_deref(), feed.self_url.as_deref()), (Some("https://hub.e.org/"), Some("https://e.org/feed.xml")));
+        assert_eq!(parse(ATOM.as_bytes(), "https://simonwillison.net/atom/everything/", None).unwrap().hub, None);
+    }
 
     #[test]
     fn atom_like_simonwillison() {

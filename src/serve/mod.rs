@@ -28,6 +28,8 @@ pub struct Live {
     pub heartbeat: AtomicI64,
     /// Next fetch of each feed (Unix seconds).
     pub next_runs: Mutex<BTreeMap<String, i64>>,
+    /// Where WebSub pushes go (`[server] websub`): the daemon takes them as fetches.
+    pub pushes: std::sync::OnceLock<tokio::sync::mpsc::Sender<websub::Push>>,
 }
 
 /// How long the scheduler may be silent before /healthz says it is not alive.
@@ -67,6 +69,9 @@ impl App {
         let mut r = Router::new().route("/healthz", get(healthz));
         if with_admin {
             r = r.merge(self.admin_routes());
+        }
+        if self.0.config.server.websub && self.0.live.is_some() {
+            r = r.route("/websub/{token}", get(websub::verify).post(websub::push));
         }
         r.route("/t/{token}", get(token_root))
             .route("/t/{token}/", get(token_root))
@@ -303,6 +308,7 @@ pub async fn start(app: &App, stop: tokio::sync::watch::Receiver<bool>) -> Resul
 }
 
 mod status;
+pub mod websub;
 
 #[cfg(test)]
 mod tests {

@@ -128,6 +128,20 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
         ],
     ),
     ("publish_marks", &[("key", Text), ("value", Text)]),
+    (
+        "subscriptions",
+        &[
+            ("feed", Text),
+            ("hub", Text),
+            ("topic", Text),
+            ("token", Text),
+            ("state", Text),
+            ("lease_seconds", Int),
+            ("lease_until", Int),
+            ("requested_at", Int),
+            ("reason", Text),
+        ],
+    ),
     ("tokens", &[("name", Text), ("hash", Text), ("hint", Text), ("created_at", Int)]),
     ("engines", &[("engine", Text), ("model", Text), ("batch_tokens", Int), ("updated_at", Int)]),
 ];

@@ -53,9 +53,9 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 
 /// Everything the store holds, for the commands and the daemon. Each stage takes only the part it
 /// needs.
-pub trait Store: FeedStore + QueueStore + MemoryStore + UsageStore + PublishStore + TokenStore + NodeStore {}
+pub trait Store: FeedStore + QueueStore + MemoryStore + UsageStore + PublishStore + TokenStore + NodeStore + SubscriptionStore {}
 
-impl<T: FeedStore + QueueStore + MemoryStore + UsageStore + PublishStore + TokenStore + NodeStore> Store for T {}
+impl<T: FeedStore + QueueStore + MemoryStore + UsageStore + PublishStore + TokenStore + NodeStore + SubscriptionStore> Store for T {}
 
 /// The store a config names: PostgreSQL when `database_url` is set (or `POLYFEED_DATABASE_URL`,
 /// which wins and may carry the password), else the SQLite file in `cache_dir`.
@@ -499,6 +499,81 @@ pub trait TokenStore: Send + Sync {
 
     /// Revokes a token by name; false when there was none.
     fn revoke_token(&self, name: &str) -> Result<bool>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// WebSub subscriptions (refresh records the hubs sources advertise; the daemon and the server
+// subscribe, verify and take pushes).
+
+/// Subscriptions to the hubs that sources advertise, one per feed.
+pub trait SubscriptionStore: Send + Sync {
+    /// Every subscription, by feed.
+    fn subscriptions(&self) -> Result<Vec<Subscription>>;
+
+    /// The feed's subscription.
+    fn subscription(&self, feed: &str) -> Result<Option<Subscription>>;
+
+    /// The subscription whose callback ends in `token`.
+    fn subscription_by_token(&self, token: &str) -> Result<Option<Subscription>>;
+
+    /// Adds or replaces the feed's subscription.
+    fn put_subscription(&self, s: &Subscription) -> Result<()>;
+
+    /// Forgets the feed's subscription (its source no longer advertises a hub).
+    fn drop_subscription(&self, feed: &str) -> Result<()>;
+}
+
+/// Where a subscription stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SubscriptionState {
+    /// The source advertises a hub; not asked yet.
+    Wanted,
+    /// Asked; the hub has not verified it yet.
+    Requested,
+    /// Verified: pushes are taken until `lease_until`.
+    Active,
+    /// The hub refused it (`reason`).
+    Denied,
+}
+
+impl SubscriptionState {
+    pub fn name(self) -> &'static str {
+        match self {
+            SubscriptionState::Wanted => "wanted",
+            SubscriptionState::Requested => "requested",
+            SubscriptionState::Active => "active",
+            SubscriptionState::Denied => "denied",
+        }
+    }
+
+    pub fn from_name(s: &str) -> SubscriptionState {
+        match s {
+            "requested" => SubscriptionState::Requested,
+            "active" => SubscriptionState::Active,
+            "denied" => SubscriptionState::Denied,
+            _ => SubscriptionState::Wanted,
+        }
+    }
+}
+
+/// A feed's subscription to its source's hub.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Subscription {
+    pub feed: String,
+    pub hub: String,
+    /// The source's self URL: what the hub pushes.
+    pub topic: String,
+    /// The last segment of the callback URL (random); its secret derives from it.
+    pub token: String,
+    pub state: SubscriptionState,
+    /// The lease the hub granted.
+    pub lease_seconds: Option<i64>,
+    pub lease_until: Option<i64>,
+    /// When it was last asked for.
+    pub requested_at: Option<i64>,
+    /// Why the hub refused it, or the last request failed.
+    pub reason: Option<String>,
 }
 
 // ---------------------------------------------------------------------------------------------

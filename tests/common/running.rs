@@ -17,7 +17,12 @@ pub struct Running {
 
 impl Running {
     pub fn start(w: &Workdir, command: &str, port: u16) -> Running {
-        let child = w.command(&[command]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+        Running::start_with_env(w, command, port, &[])
+    }
+
+    /// Like `start`, with these variables in its environment.
+    pub fn start_with_env(w: &Workdir, command: &str, port: u16, env: &[(&str, &str)]) -> Running {
+        let child = w.command(&[command]).envs(env.iter().copied()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
         let r = Running { child, port };
         wait_until(Duration::from_secs(30), || get(&r.url("/healthz"), &[]).is_some_and(|g| g.status == 200), "the server answers /healthz");
         r
@@ -90,10 +95,15 @@ impl Got {
 }
 
 pub fn request(method: reqwest::Method, url: &str, headers: &[(&str, &str)]) -> Option<Got> {
+    request_with_body(method, url, headers, Vec::new())
+}
+
+/// A request with a body.
+pub fn request_with_body(method: reqwest::Method, url: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Option<Got> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
         let client = reqwest::Client::builder().no_proxy().no_gzip().no_brotli().no_deflate().build().unwrap();
-        let mut req = client.request(method, url).timeout(Duration::from_secs(10));
+        let mut req = client.request(method, url).timeout(Duration::from_secs(10)).body(body);
         for (k, v) in headers {
             req = req.header(*k, *v);
         }

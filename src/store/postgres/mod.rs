@@ -22,6 +22,7 @@ mod feeds;
 mod memory;
 mod publish;
 mod queue;
+mod subscriptions;
 mod tokens;
 
 /// Append-only: never edit a migration that has shipped, add the next one.
@@ -29,6 +30,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0001_init.sql"),
     include_str!("../../../migrations/postgres/0002_unit_claims.sql"),
     include_str!("../../../migrations/postgres/0003_summaries.sql"),
+    include_str!("../../../migrations/postgres/0004_websub.sql"),
 ];
 
 impl From<tokio_postgres::Error> for StoreError {

@@ -13,6 +13,7 @@ mod feeds;
 mod memory;
 mod publish;
 mod queue;
+mod subscriptions;
 mod tokens;
 mod usage;
 
@@ -28,6 +29,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0005_fewer_indexes.sql"),
     include_str!("../../../migrations/0006_engines.sql"),
     include_str!("../../../migrations/0007_summaries.sql"),
+    include_str!("../../../migrations/0008_websub.sql"),
 ];
 
 pub struct SqliteStore {
