@@ -177,9 +177,8 @@ pub fn build(item: &PublishItem, feed_authors: &[String], config: &Config) -> Pu
     let authors: Vec<String> = authors.iter().map(|a| plain(a)).filter(|a| !a.is_empty()).collect();
     let categories: Vec<String> = e.categories.iter().map(|c| plain(c)).filter(|c| !c.is_empty()).collect();
     let translated_at = DateTime::from_timestamp(item.translated_at, 0).unwrap_or_default();
-    let identity = e.link.as_deref().and_then(crate::detect::normalize_link).unwrap_or_else(|| e.key.clone());
     Published {
-        id: format!("urn:polyfeed:{}", digest(&[&identity, lang])),
+        id: id(item),
         feed: item.entry.feed.clone(),
         lang: lang.to_string(),
         title: plain(&title),
@@ -195,6 +194,40 @@ pub fn build(item: &PublishItem, feed_authors: &[String], config: &Config) -> Pu
         translated,
         slug: slug(e.link.as_deref(), &t.title_src, &e.key),
         summary,
+    }
+}
+
+/// The published id of an entry in a language: from its normalized link (else polyfeed's key) and
+/// the language, so it survives changes of the source's id. Cheap: no rendering.
+pub fn id(item: &PublishItem) -> String {
+    let e = &item.entry.entry;
+    let identity = e.link.as_deref().and_then(crate::detect::normalize_link).unwrap_or_else(|| e.key.clone());
+    format!("urn:polyfeed:{}", digest(&[&identity, &item.translation.lang]))
+}
+
+/// What the index shows of a post, without rendering its body: `build`'s titles, slug and date.
+pub struct Headline {
+    pub id: String,
+    pub feed: String,
+    pub lang: String,
+    pub title_translated: String,
+    pub title_original: String,
+    pub slug: String,
+    pub published: DateTime<Utc>,
+}
+
+pub fn headline(item: &PublishItem) -> Headline {
+    let e = &item.entry.entry;
+    let t = &item.translation;
+    let translated_at = DateTime::from_timestamp(item.translated_at, 0).unwrap_or_default();
+    Headline {
+        id: id(item),
+        feed: item.entry.feed.clone(),
+        lang: t.lang.clone(),
+        title_translated: plain(&t.title),
+        title_original: plain(&t.title_src),
+        slug: slug(e.link.as_deref(), &t.title_src, &e.key),
+        published: e.published.or(e.updated).unwrap_or(translated_at),
     }
 }
 

@@ -167,13 +167,14 @@ fn publish_claimed(config: &Config, store: &dyn PublishStore) -> Result<Report> 
     // Every feed merged, per language: the same post from two feeds appears once.
     for lang in &changed_langs {
         let mut seen = HashSet::new();
+        // Told apart by id before anything is rendered: only the entries that go in are built.
         let items: Vec<(Published, Option<Source>)> = store
             .publish_items(None, lang, max * 2)?
             .iter()
             .filter(|i| config.feed(&i.entry.feed).is_some_and(|f| f.enabled))
-            .map(|i| (build(i), source_of(&i.entry.feed)))
-            .filter(|(p, _)| seen.insert(p.id.clone()))
+            .filter(|i| seen.insert(entry::id(i)))
             .take(max)
+            .map(|i| (build(i), source_of(&i.entry.feed)))
             .collect();
         let channel = Channel {
             title: format!("polyfeed [{lang}]"),
@@ -261,7 +262,7 @@ fn publish_claimed(config: &Config, store: &dyn PublishStore) -> Result<Report> 
 
     // The index, the OPML and the stylesheet follow any change.
     if !changed_langs.is_empty() || out.report.posts > 0 || !out.dir.join("index.html").exists() {
-        write_site(&mut out, config, store, &langs, &feeds, &build, &source_of, &url)?;
+        write_site(&mut out, config, store, &langs, &feeds, &source_of, &url)?;
     }
     let report = out.report;
     let dir = config.output_dir.display().to_string();
@@ -312,14 +313,12 @@ fn write_feed(out: &mut Out, dir: &str, channel: &Channel, items: &[(Published, 
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments, reason = "the closures are publish()'s own helpers")]
 fn write_site(
     out: &mut Out,
     config: &Config,
     store: &dyn PublishStore,
     langs: &BTreeSet<String>,
     feeds: &[&crate::config::FeedConfig],
-    build: &dyn Fn(&PublishItem) -> Published,
     source_of: &dyn Fn(&str) -> Option<Source>,
     url: &dyn Fn(&str) -> String,
 ) -> Result<()> {
@@ -328,6 +327,11 @@ fn write_site(
     for lang in langs {
         links.push(site::FeedLink { title: format!("polyfeed [{lang}]"), dir: format!("all/{lang}/") });
         outlines.push((format!("polyfeed [{lang}]"), url(&format!("all/{lang}/atom.xml")), url("index.html")));
+        if config.publish.digest.as_ref().is_some_and(|d| d.languages.is_empty() || d.languages.iter().any(|l| l.get_ref() == lang)) {
+            let title = format!("polyfeed {} [{lang}]", entry::words(lang).digest);
+            links.push(site::FeedLink { title: title.clone(), dir: format!("digest/{lang}/") });
+            outlines.push((title, url(&format!("digest/{lang}/atom.xml")), url("index.html")));
+        }
     }
     for f in feeds {
         let title = source_of(f.name()).map(|s| s.title).unwrap_or_else(|| f.name().to_string());
@@ -337,14 +341,15 @@ fn write_site(
             outlines.push((format!("{title} [{lang}]"), url(&format!("{}/{lang}/atom.xml", f.name())), html));
         }
     }
-    let mut posts: Vec<(String, Vec<Published>)> = Vec::new();
+    // The index shows titles: nothing of a post's body is rendered for it.
+    let mut posts: Vec<(String, Vec<entry::Headline>)> = Vec::new();
     for lang in langs {
         let mut seen = HashSet::new();
-        let list: Vec<Published> = store
+        let list: Vec<entry::Headline> = store
             .publish_items(None, lang, 100)?
             .iter()
             .filter(|i| config.feed(&i.entry.feed).is_some_and(|f| f.enabled))
-            .map(build)
+            .map(entry::headline)
             .filter(|p| seen.insert(p.id.clone()))
             .take(50)
             .collect();

@@ -40,7 +40,7 @@ pub struct FeedLink {
 
 /// One post on the index.
 pub struct IndexItem<'a> {
-    pub post: &'a Published,
+    pub post: &'a super::entry::Headline,
     /// The reading page, relative to output/.
     pub page: String,
 }

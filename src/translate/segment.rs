@@ -231,6 +231,7 @@ pub fn worth_sending(unit: &Unit, options: &Options) -> bool {
     }
     if let Some(target) = options.target
         && text.chars().count() >= 20
+        && may_be_in(text, target)
         && let Some(info) = whatlang::detect(text)
         && info.is_reliable()
         && info.lang() == target
@@ -238,6 +239,17 @@ pub fn worth_sending(unit: &Unit, options: &Options) -> bool {
         return false;
     }
     true
+}
+
+/// Whether `text` may be in `lang` by its script alone: whatlang picks a language among those of
+/// the text's main script (Han may be Japanese too), so a Latin text is never Chinese. A scan of
+/// the script instead of a trigram model over every Latin language: the same answer, cheaper.
+fn may_be_in(text: &str, lang: whatlang::Lang) -> bool {
+    match whatlang::detect_script(text) {
+        Some(whatlang::Script::Mandarin) => true,
+        Some(script) => script.langs().contains(&lang),
+        None => false,
+    }
 }
 
 /// The visible text of an HTML fragment outside inline code (code, kbd, samp, var).
@@ -473,6 +485,16 @@ mod tests {
         let seg = segment("<p>这是一段已经是中文的段落，不需要再翻译了。</p><p>This paragraph is in English and needs translating.</p>", &options);
         assert_eq!(seg.units.len(), 1);
         assert!(seg.units[0].text.starts_with("This paragraph"));
+        // Into a Latin language: the same paragraphs by trigrams (Chinese is sent, French is not).
+        let fr = segment(
+            "<p>这是一段中文的段落，需要翻译成法语。</p><p>Ce paragraphe est déjà écrit en français et reste tel quel.</p><p>This paragraph is in English and needs translating.</p>",
+            &Options::new(&[], &[], "fr"),
+        );
+        let texts: Vec<&str> = fr.units.iter().map(|u| &u.text[..6]).collect();
+        assert_eq!(texts, ["这是", "This p"]);
+        // Japanese is written in Han too: a Japanese paragraph for a Japanese target stays.
+        let ja = segment("<p>これは日本語で書かれた段落です。翻訳する必要はありません。</p>", &Options::new(&[], &[], "ja"));
+        assert!(ja.units.is_empty());
     }
 
     #[test]

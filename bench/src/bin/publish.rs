@@ -72,6 +72,17 @@ fn main() {
     for (f, entries) in all.iter().enumerate() {
         ingest(&store, f, entries);
     }
+    // For a profiler: BENCH_PROFILE_ONE_NEW=N publishes once from scratch, then N times after one
+    // new entry each, and exits.
+    if let Some(n) = std::env::var("BENCH_PROFILE_ONE_NEW").ok().and_then(|n| n.parse::<usize>().ok()) {
+        polyfeed::publish::publish(&config, &store).unwrap();
+        for i in 0..n {
+            all[i % FEEDS].push(entry(i % FEEDS, PER_FEED + i));
+            ingest(&store, i % FEEDS, &all[i % FEEDS]);
+            polyfeed::publish::publish(&config, &store).unwrap();
+        }
+        return;
+    }
     let (mut scratch, mut one_new, mut nothing) = (Vec::new(), Vec::new(), Vec::new());
     for run in 0..runs {
         std::fs::remove_dir_all(&config.output_dir).ok();

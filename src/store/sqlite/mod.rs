@@ -30,6 +30,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0006_engines.sql"),
     include_str!("../../../migrations/0007_summaries.sql"),
     include_str!("../../../migrations/0008_websub.sql"),
+    include_str!("../../../migrations/0009_entries_by_time.sql"),
 ];
 
 pub struct SqliteStore {

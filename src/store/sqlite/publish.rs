@@ -18,9 +18,21 @@ impl PublishStore for SqliteStore {
     }
 
     fn publish_items(&self, feed: Option<&str>, lang: &str, limit: usize) -> Result<Vec<PublishItem>> {
+        let Some(feed) = feed else {
+            // Every feed: entries newest first by their index (CROSS JOIN keeps that order), each
+            // looked up in translations, until `limit` are found; no sort of every entry.
+            let sql = format!(
+                "SELECT {}, {COLUMNS} FROM entries e CROSS JOIN translations t ON t.entry_id = e.id AND t.lang = ?1
+                 WHERE e.filtered = 0
+                 ORDER BY COALESCE(e.published, e.updated, e.first_seen) DESC, e.id DESC LIMIT ?2",
+                entries::COLUMNS
+            );
+            return self.items(&sql, params![lang, limit as i64]);
+        };
+        // One feed: its entries first (by the feed's index), then their translations.
         let sql = format!(
-            "SELECT {}, {COLUMNS} FROM translations t JOIN entries e ON e.id = t.entry_id
-             WHERE t.lang = ?1 AND (?2 IS NULL OR e.feed = ?2) AND e.filtered = 0
+            "SELECT {}, {COLUMNS} FROM entries e CROSS JOIN translations t ON t.entry_id = e.id AND t.lang = ?1
+             WHERE e.feed = ?2 AND e.filtered = 0
              ORDER BY COALESCE(e.published, e.updated, e.first_seen) DESC, e.id DESC LIMIT ?3",
             entries::COLUMNS
         );
