@@ -31,7 +31,6 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0002_unit_claims.sql"),
     include_str!("../../../migrations/postgres/0003_summaries.sql"),
     include_str!("../../../migrations/postgres/0004_websub.sql"),
-    include_str!("../../../migrations/postgres/0005_entries_by_time.sql"),
 ];
 
 impl From<tokio_postgres::Error> for StoreError {

@@ -19,12 +19,12 @@ impl PublishStore for SqliteStore {
 
     fn publish_items(&self, feed: Option<&str>, lang: &str, limit: usize) -> Result<Vec<PublishItem>> {
         let Some(feed) = feed else {
-            // Every feed: entries newest first by their index (CROSS JOIN keeps that order), each
-            // looked up in translations, until `limit` are found; no sort of every entry.
+            // Every feed: the language's translations newest first by their index (CROSS JOIN keeps
+            // that order), each entry looked up, until `limit` are found; no sort of every entry.
             let sql = format!(
-                "SELECT {}, {COLUMNS} FROM entries e CROSS JOIN translations t ON t.entry_id = e.id AND t.lang = ?1
-                 WHERE e.filtered = 0
-                 ORDER BY COALESCE(e.published, e.updated, e.first_seen) DESC, e.id DESC LIMIT ?2",
+                "SELECT {}, {COLUMNS} FROM translations t CROSS JOIN entries e ON e.id = t.entry_id
+                 WHERE t.lang = ?1 AND e.filtered = 0
+                 ORDER BY t.sort_at DESC, t.entry_id DESC LIMIT ?2",
                 entries::COLUMNS
             );
             return self.items(&sql, params![lang, limit as i64]);

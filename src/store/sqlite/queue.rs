@@ -65,12 +65,13 @@ impl QueueStore for SqliteStore {
             JobEnd::Done(row) => {
                 // A translation of an older version never replaces a newer one.
                 tx.execute(
-                    "INSERT INTO translations (entry_id, lang, version, title_src, title, content_src, units, complete, translated_at, seq, summary)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, (SELECT COALESCE(max(seq), 0) + 1 FROM translations), ?10)
+                    "INSERT INTO translations (entry_id, lang, version, title_src, title, content_src, units, complete, translated_at, seq, summary, sort_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, (SELECT COALESCE(max(seq), 0) + 1 FROM translations), ?10,
+                             (SELECT COALESCE(published, updated, first_seen) FROM entries WHERE id = ?1))
                      ON CONFLICT (entry_id, lang) DO UPDATE SET
                         version = excluded.version, title_src = excluded.title_src, title = excluded.title,
                         content_src = excluded.content_src, units = excluded.units, complete = excluded.complete,
-                        translated_at = excluded.translated_at, seq = excluded.seq, summary = excluded.summary
+                        translated_at = excluded.translated_at, seq = excluded.seq, summary = excluded.summary, sort_at = excluded.sort_at
                      WHERE excluded.version >= translations.version",
                     params![
                         row.entry_id,
