@@ -82,10 +82,12 @@ pub struct FeedReport {
 /// Refreshes every feed of `feeds` concurrently; the fetcher enforces the global and per-host limits.
 /// A store failure (a full disk) ends the pass with that error once every feed has finished.
 pub async fn refresh_all(ctx: &Context, feeds: &[&FeedConfig], force: bool, on_done: impl Fn(&FeedReport)) -> Result<Vec<FeedReport>, StoreError> {
-    // One task per feed, so parsing runs on every core while other feeds wait on the network. All
-    // start at once: the fetcher's global and per-host limits are the only ones (as in the daemon),
-    // so feeds of a busy host never hold back those of the others.
-    let tasks = feeds.iter().map(|f| {
+    // One task per feed, so parsing runs on every core while other feeds wait on the network; the
+    // fetcher's global and per-host limits are the only limits on fetching (as in the daemon). At
+    // most a window of them at a time (each task's state is kilobytes: 10,000 at once held 100 MiB),
+    // taken in turn from each host, so the feeds of a busy host never fill it.
+    let window = WINDOW_PER_FETCH * *ctx.config.max_concurrent_fetches.get_ref();
+    let tasks = by_host_in_turn(feeds).into_iter().map(|f| {
         let (ctx, feed) = (ctx.clone(), (*f).clone());
         let name = feed.name().to_string();
         async move {
@@ -94,8 +96,8 @@ pub async fn refresh_all(ctx: &Context, feeds: &[&FeedConfig], force: bool, on_d
             })
         }
     });
-    let results: Vec<Result<FeedReport, StoreError>> = tasks
-        .collect::<futures_util::stream::FuturesUnordered<_>>()
+    let results: Vec<Result<FeedReport, StoreError>> = futures_util::stream::iter(tasks)
+        .buffer_unordered(window)
         .inspect(|r| {
             if let Ok(r) = r {
                 on_done(r)
@@ -107,6 +109,31 @@ pub async fn refresh_all(ctx: &Context, feeds: &[&FeedConfig], force: bool, on_d
     let order: std::collections::HashMap<&str, usize> = feeds.iter().enumerate().map(|(i, f)| (f.name(), i)).collect();
     reports.sort_by_key(|r| order.get(r.feed.as_str()).copied());
     Ok(reports)
+}
+
+/// Feeds refreshed at once, per fetch the fetcher may make at once.
+const WINDOW_PER_FETCH: usize = 16;
+
+/// The feeds in an order that takes one from each host in turn (hosts in order of first
+/// appearance, each host's feeds in config order). Pure.
+fn by_host_in_turn<'a>(feeds: &[&'a FeedConfig]) -> Vec<&'a FeedConfig> {
+    let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut hosts: Vec<std::collections::VecDeque<&'a FeedConfig>> = Vec::new();
+    for f in feeds {
+        let host = url::Url::parse(f.url()).ok().and_then(|u| u.host_str().map(str::to_string)).unwrap_or_default();
+        let i = *index.entry(host).or_insert_with(|| {
+            hosts.push(std::collections::VecDeque::new());
+            hosts.len() - 1
+        });
+        hosts[i].push_back(f);
+    }
+    let mut out = Vec::with_capacity(feeds.len());
+    while out.len() < feeds.len() {
+        for queue in &mut hosts {
+            out.extend(queue.pop_front());
+        }
+    }
+    out
 }
 
 /// Refreshes one feed. Never panics on bad input: every failure of the feed ends up in the report
@@ -356,5 +383,30 @@ async fn fill_full_text(ctx: &Context, feed: &FeedConfig, detection: &mut Detect
                 item.note = Some(format!("full text failed: {reason}"));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn feeds_are_taken_from_each_host_in_turn() {
+        let mut text = String::new();
+        for (name, url) in [
+            ("a1", "https://a.org/1"),
+            ("a2", "https://a.org/2"),
+            ("a3", "https://a.org/3"),
+            ("b1", "https://b.org/1"),
+            ("c1", "http://c.org/1"),
+            ("b2", "https://b.org/2"),
+        ] {
+            text.push_str(&format!("[[feeds]]\nname = \"{name}\"\nurl = \"{url}\"\n"));
+        }
+        let config = Config::parse(&text).unwrap();
+        let feeds: Vec<&FeedConfig> = config.feeds.iter().collect();
+        let order: Vec<&str> = by_host_in_turn(&feeds).iter().map(|f| f.name()).collect();
+        assert_eq!(order, ["a1", "b1", "c1", "a2", "b2", "a3"]);
+        assert!(by_host_in_turn(&[]).is_empty());
     }
 }
