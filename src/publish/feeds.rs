@@ -24,6 +24,24 @@ pub struct Channel {
     pub source: Option<Source>,
 }
 
+impl Channel {
+    /// A feed of polyfeed's own whose files live in `dir` under output/ (`url` makes a path under
+    /// output/ public), its home polyfeed's index.
+    pub fn new(url: &dyn Fn(&str) -> String, dir: &str, lang: &str, title: String, description: String, hub: Option<&str>) -> Channel {
+        Channel {
+            title,
+            description,
+            lang: lang.to_string(),
+            home_url: url("index.html"),
+            atom_url: url(&format!("{dir}/atom.xml")),
+            rss_url: url(&format!("{dir}/rss.xml")),
+            json_url: url(&format!("{dir}/feed.json")),
+            hub: hub.map(str::to_string),
+            source: None,
+        }
+    }
+}
+
 /// The original feed an entry comes from.
 #[derive(Debug, Clone)]
 pub struct Source {

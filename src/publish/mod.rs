@@ -146,17 +146,10 @@ fn publish_claimed(config: &Config, store: &dyn PublishStore) -> Result<Report> 
             let items: Vec<(Published, Option<Source>)> =
                 store.publish_items(Some(f.name()), lang, max)?.iter().map(|i| (build(i), source_of(f.name()))).collect();
             let source = source_of(f.name()).expect("configured feed");
-            let channel = Channel {
-                title: format!("{} [{lang}]", source.title),
-                description: format!("{}, translated into {} by polyfeed", source.title, crate::translate::prompt::language_name(lang)),
-                lang: lang.to_string(),
-                home_url: source.site_url.clone().unwrap_or_else(|| url("index.html")),
-                atom_url: url(&format!("{}/{lang}/atom.xml", f.name())),
-                rss_url: url(&format!("{}/{lang}/rss.xml", f.name())),
-                json_url: url(&format!("{}/{lang}/feed.json", f.name())),
-                hub: config.publish.hub().map(str::to_string),
-                source: Some(source),
-            };
+            let title = format!("{} [{lang}]", source.title);
+            let description = format!("{}, translated into {} by polyfeed", source.title, crate::translate::prompt::language_name(lang));
+            let own = Channel::new(&url, &format!("{}/{lang}", f.name()), lang, title, description, config.publish.hub());
+            let channel = Channel { home_url: source.site_url.clone().unwrap_or(own.home_url.clone()), source: Some(source), ..own };
             write_feed(&mut out, &format!("{}/{lang}", f.name()), &channel, &items)?;
             out.report.feeds += 1;
             changed_langs.insert(lang.to_string());
@@ -176,17 +169,8 @@ fn publish_claimed(config: &Config, store: &dyn PublishStore) -> Result<Report> 
             .take(max)
             .map(|i| (build(i), source_of(&i.entry.feed)))
             .collect();
-        let channel = Channel {
-            title: format!("polyfeed [{lang}]"),
-            description: format!("Every feed, translated into {}", crate::translate::prompt::language_name(lang)),
-            lang: lang.clone(),
-            home_url: url("index.html"),
-            atom_url: url(&format!("all/{lang}/atom.xml")),
-            rss_url: url(&format!("all/{lang}/rss.xml")),
-            json_url: url(&format!("all/{lang}/feed.json")),
-            hub: config.publish.hub().map(str::to_string),
-            source: None,
-        };
+        let description = format!("Every feed, translated into {}", crate::translate::prompt::language_name(lang));
+        let channel = Channel::new(&url, &format!("all/{lang}"), lang, format!("polyfeed [{lang}]"), description, config.publish.hub());
         write_feed(&mut out, &format!("all/{lang}"), &channel, &items)?;
     }
 
@@ -244,17 +228,9 @@ fn publish_claimed(config: &Config, store: &dyn PublishStore) -> Result<Report> 
                     .collect();
                 entries.push((digest::entry(lang, *period, config.tz, &url("index.html"), &listed), None));
             }
-            let channel = Channel {
-                title: format!("polyfeed {} [{lang}]", entry::words(lang).digest),
-                description: format!("The posts translated into {}, period by period", crate::translate::prompt::language_name(lang)),
-                lang: lang.clone(),
-                home_url: url("index.html"),
-                atom_url: url(&format!("digest/{lang}/atom.xml")),
-                rss_url: url(&format!("digest/{lang}/rss.xml")),
-                json_url: url(&format!("digest/{lang}/feed.json")),
-                hub: config.publish.hub().map(str::to_string),
-                source: None,
-            };
+            let title = format!("polyfeed {} [{lang}]", entry::words(lang).digest);
+            let description = format!("The posts translated into {}, period by period", crate::translate::prompt::language_name(lang));
+            let channel = Channel::new(&url, &format!("digest/{lang}"), lang, title, description, config.publish.hub());
             write_feed(&mut out, &format!("digest/{lang}"), &channel, &entries)?;
             new_marks.push((key, mark));
         }
