@@ -346,12 +346,18 @@ fn feed_request<'a>(ctx: &'a Context, feed: &'a FeedConfig, url: &'a str) -> fet
         headers: &feed.headers,
         proxy: feed.proxy.as_ref().map(|p| p.get_ref().as_str()),
         // The feed's own host may be private when the config says so; nothing it redirects to may.
-        private: match (feed.allow_private_network, url::Url::parse(feed.url()).ok().and_then(|u| u.host_str().map(str::to_string))) {
-            (true, Some(host)) => fetch::PrivateNetwork::Host(host),
-            _ => fetch::PrivateNetwork::Refused,
-        },
+        private: private_network(feed),
         timeout: feed.timeout(&ctx.config),
         accept: fetch::ACCEPT_FEEDS,
+    }
+}
+
+/// Where a feed's requests may reach a private network: its own host, when the config says so;
+/// nothing it redirects to (or names, such as a WebSub hub) elsewhere.
+pub fn private_network(feed: &FeedConfig) -> fetch::PrivateNetwork {
+    match (feed.allow_private_network, url::Url::parse(feed.url()).ok().and_then(|u| u.host_str().map(str::to_string))) {
+        (true, Some(host)) => fetch::PrivateNetwork::Host(host),
+        _ => fetch::PrivateNetwork::Refused,
     }
 }
 

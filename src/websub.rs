@@ -3,7 +3,6 @@
 //! renewed before they run out, and an unanswered or refused request is asked again later. The
 //! server answers the hubs' verifications and takes their pushes (`serve`).
 
-use crate::fetch::PrivateNetwork;
 use crate::fetch::websub::{SubscribeRequest, secret, subscribe};
 use crate::model::now;
 use crate::refresh::Context;
@@ -49,14 +48,9 @@ pub async fn renew(ctx: &Context, key: &str) -> Result<Option<i64>, StoreError> 
         }
         // The hub is the source's choice: on a private network only where the feed itself may
         // be, and unencrypted only there (a secret sent in the clear would let anyone sign pushes).
-        let feed_host = url::Url::parse(feed.url()).ok().and_then(|u| u.host_str().map(str::to_string));
-        let hub_host = url::Url::parse(&s.hub).ok().and_then(|u| u.host_str().map(str::to_string));
-        let private = match (feed.allow_private_network, feed_host) {
-            (true, Some(host)) => PrivateNetwork::Host(host),
-            _ => PrivateNetwork::Refused,
-        };
-        let trusted_plain = matches!(&private, PrivateNetwork::Host(h) if hub_host.as_deref().is_some_and(|x| x.eq_ignore_ascii_case(h)));
-        let result = if s.hub.starts_with("https://") || trusted_plain && s.hub.starts_with("http://") {
+        let private = crate::refresh::private_network(feed);
+        let trusted_plain = url::Url::parse(&s.hub).is_ok_and(|u| u.scheme() == "http" && private.allows(&u));
+        let result = if s.hub.starts_with("https://") || trusted_plain {
             let request = SubscribeRequest {
                 hub: &s.hub,
                 topic: &s.topic,

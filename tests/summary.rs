@@ -29,6 +29,11 @@ fn summary_source(req: &Seen) -> String {
     body["messages"][1]["content"].as_str().unwrap().to_string()
 }
 
+/// An engine that translates as a good translator does and summarizes with `GOOD`.
+fn good_engine(req: &Seen, _: usize) -> Reply {
+    if is_summary_request(req) { summary_reply(GOOD) } else { engine::translate(req) }
+}
+
 fn summary_reply(text: &str) -> Reply {
     completion(&format!("<div data-b=\"0\">{text}</div>"), 300, 40)
 }
@@ -65,7 +70,7 @@ fn each_long_post_gets_a_checked_summary_published_everywhere_and_marked_machine
     let feeds = Server::start();
     feeds.feed("/blog", ATOM, &atom_feed(&entries(), false), "\"v1\"");
     let engine = Server::start();
-    engine.route(CHAT, |req, _| if is_summary_request(req) { summary_reply(GOOD) } else { engine::translate(req) });
+    engine.route(CHAT, good_engine);
     let w = Workdir::new(&config(&feeds, &engine, ""));
     let run = w.run(&["refresh"]);
     assert_eq!(run.code, 0, "{run:?}");
@@ -185,7 +190,7 @@ fn past_the_summaries_budget_posts_go_out_without_one() {
     posts.truncate(2);
     feeds.feed("/blog", ATOM, &atom_feed(&posts, false), "\"v1\"");
     let engine = Server::start();
-    engine.route(CHAT, |req, _| if is_summary_request(req) { summary_reply(GOOD) } else { engine::translate(req) });
+    engine.route(CHAT, good_engine);
     // One summary (340 tokens) spends the day's 100.
     let w = Workdir::new(&config(&feeds, &engine, "summary_budget_tokens_per_day = 100\nmax_concurrency = 1"));
     let run = w.run(&["refresh"]);
@@ -203,7 +208,7 @@ fn the_daemon_publishes_each_periods_digest_when_it_closes() {
     let feeds = Server::start();
     feeds.feed("/blog", ATOM, &atom_feed(&entries(), false), "\"v1\"");
     let engine = Server::start();
-    engine.route(CHAT, |req, _| if is_summary_request(req) { summary_reply(GOOD) } else { engine::translate(req) });
+    engine.route(CHAT, good_engine);
     let port = free_port();
     let config = format!(
         "schedule = \"0 0 0 1 1 *\"\n{}\n[server]\nlisten = \"127.0.0.1:{port}\"\ngrace_period = 3\n[publish]\npublic_url = \"http://127.0.0.1:{port}/\"\n[publish.digest]\nschedule = \"*/2 * * * * *\"\n\n[[feeds]]\nname = \"blog\"\nurl = \"{}\"\nallow_private_network = true\nsummary = true\n",

@@ -88,6 +88,13 @@ pub struct DigestConfig {
     pub cron: cron::Schedule,
 }
 
+impl DigestConfig {
+    /// Whether `lang` gets a digest.
+    pub fn covers(&self, lang: &str) -> bool {
+        self.languages.is_empty() || self.languages.iter().any(|l| l.get_ref() == lang)
+    }
+}
+
 impl Default for PublishConfig {
     fn default() -> Self {
         toml::from_str("").expect("defaults")

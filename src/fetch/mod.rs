@@ -84,7 +84,8 @@ pub enum PrivateNetwork {
 }
 
 impl PrivateNetwork {
-    fn allows(&self, url: &Url) -> bool {
+    /// Whether `url` may be on a private network.
+    pub fn allows(&self, url: &Url) -> bool {
         match self {
             PrivateNetwork::Refused => false,
             PrivateNetwork::Host(h) => url.host_str().is_some_and(|u| u.eq_ignore_ascii_case(h)),

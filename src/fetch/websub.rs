@@ -17,7 +17,7 @@ pub fn secret(key: &str, token: &str) -> String {
     let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).expect("HMAC takes a key of any length");
     mac.update(b"polyfeed websub ");
     mac.update(token.as_bytes());
-    mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
+    crate::model::hex(&mac.finalize().into_bytes())
 }
 
 /// Whether `signature` (the `X-Hub-Signature` header: `sha1=`, `sha256=`, `sha384=` or `sha512=`
@@ -105,7 +105,7 @@ mod tests {
         assert_ne!(s, secret("another key of sixteen", "tok1"));
         let body = b"<feed>new</feed>";
         let sign = |method: &str| {
-            let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+            let hex = crate::model::hex;
             let digest = match method {
                 "sha1" => hex(&hmac::Hmac::<sha1::Sha1>::new_from_slice(s.as_bytes()).unwrap().chain_update(body).finalize().into_bytes()),
                 "sha256" => hex(&hmac::Hmac::<sha2::Sha256>::new_from_slice(s.as_bytes()).unwrap().chain_update(body).finalize().into_bytes()),

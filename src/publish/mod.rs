@@ -204,8 +204,7 @@ fn publish_claimed(config: &Config, store: &dyn PublishStore) -> Result<Report> 
     if let Some(d) = &config.publish.digest {
         let periods = digest::periods(&d.cron, config.tz, chrono::Utc::now(), *d.keep.get_ref());
         let closed = periods.first().map_or(0, |p| p.1.timestamp());
-        let wanted = |l: &str| d.languages.is_empty() || d.languages.iter().any(|x| x.get_ref() == l);
-        for lang in langs.iter().filter(|l| wanted(l)) {
+        for lang in langs.iter().filter(|l| d.covers(l)) {
             let key = format!("digest:{lang}");
             let mark = format!("{settings}:{closed}");
             if marks.get(&key) == Some(&mark) && !changed_langs.contains(lang) && out.dir.join(format!("digest/{lang}/atom.xml")).exists() {
@@ -303,7 +302,7 @@ fn write_site(
     for lang in langs {
         links.push(site::FeedLink { title: format!("polyfeed [{lang}]"), dir: format!("all/{lang}/") });
         outlines.push((format!("polyfeed [{lang}]"), url(&format!("all/{lang}/atom.xml")), url("index.html")));
-        if config.publish.digest.as_ref().is_some_and(|d| d.languages.is_empty() || d.languages.iter().any(|l| l.get_ref() == lang)) {
+        if config.publish.digest.as_ref().is_some_and(|d| d.covers(lang)) {
             let title = format!("polyfeed {} [{lang}]", entry::words(lang).digest);
             links.push(site::FeedLink { title: title.clone(), dir: format!("digest/{lang}/") });
             outlines.push((title, url(&format!("digest/{lang}/atom.xml")), url("index.html")));

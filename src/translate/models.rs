@@ -121,7 +121,7 @@ pub async fn sha256_of(path: &Path) -> Result<String, PullError> {
             }
             hasher.update(&buf[..n]);
         }
-        Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+        Ok(crate::model::hex(&hasher.finalize()))
     })
     .await
     .map_err(|e| PullError::Io(e.to_string()))?
