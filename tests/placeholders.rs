@@ -149,3 +149,92 @@ fn a_marker_dropped_or_invented_is_caught_and_repaired() {
         assert!(atom.matches(kept).count() >= 2, "{kept} in the original and the translation");
     }
 }
+
+/// A paragraph of a real post (simonwillison.net, "Things we learned about LLMs in 2024"): three
+/// sentences, two links.
+fn real_paragraph() -> String {
+    let html = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/llms-in-2024.html")).unwrap();
+    let start = html.find("<p>Getting back to models that beat GPT-4").expect("the paragraph is in the fixture");
+    html[start..start + html[start..].find("</p>").unwrap() + 4].to_string()
+}
+
+/// Serves a one-post feed of `html` and runs one refresh through `engine`; returns the workdir,
+/// the refresh and the engine's server.
+fn refresh_one(html: &str, engine: impl Fn(&common::Seen, usize) -> Reply + Send + Sync + 'static) -> (Workdir, common::Run, Server) {
+    let feeds = Server::start();
+    let post = common::AtomEntry { day: 4, slug: "claude".into(), title: "Claude".into(), html: html.to_string(), tags: vec![] };
+    feeds.feed("/blog", "application/atom+xml", &common::atom_feed(&[post], false), "\"v1\"");
+    let engine_server = Server::start();
+    engine_server.route(CHAT, engine);
+    let extra = "temperature = 0\nallow_partial = true\npartial_share = 0";
+    let w = Workdir::new(&config_for(&[("blog", &feeds.url("/blog"))], &engine::translator_config(&engine_server.url("/v1"), extra), ""));
+    let run = w.run(&["refresh"]);
+    (w, run, engine_server)
+}
+
+/// The stored translations of the post's blocks, by source block.
+fn stored_blocks(w: &Workdir) -> Vec<(String, Option<String>)> {
+    let conn = rusqlite::Connection::open(w.path().join("cache/polyfeed.sqlite")).unwrap();
+    let (content, units): (String, String) = conn.query_row("SELECT content_src, units FROM translations", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    let units: Vec<Option<String>> = serde_json::from_str(&units).unwrap();
+    let source = polyfeed::translate::segment::segment(&content, &polyfeed::translate::segment::Options::new(&[], &[], "zh-CN")).units;
+    source.into_iter().map(|u| u.html).zip(units).collect()
+}
+
+#[test]
+fn a_block_a_small_model_cannot_keep_whole_is_asked_for_sentence_by_sentence() {
+    // Like a small model: a block with more than one link loses the last one's markers, told or
+    // not; a block with one link or none it translates well.
+    let paragraph = real_paragraph();
+    let (w, run, engine_server) = refresh_one(&paragraph, |req, _| {
+        let content = reply_html(&request_blocks(req), |html| {
+            let good = fake_translate(html);
+            if html.matches("</a").count() > 1 { good.replace("<a2>", "").replace("</a2>", "") } else { good }
+        });
+        completion(&content, 100, 50)
+    });
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stdout.contains("1 split into sentences, 0 rejected by the checks"), "{}", run.stdout);
+    // Whole, once told what was wrong, then its three sentences, each alone.
+    let asked: Vec<String> =
+        engine_server.seen(CHAT).iter().flat_map(|s| request_blocks(s).into_iter().map(|b| b.2)).filter(|b| b.contains("Claude 3")).collect();
+    assert_eq!(asked.len(), 5, "{asked:#?}");
+    assert!(asked[2].starts_with("Getting back to models") && asked[2].ends_with("daily-driver."), "{}", asked[2]);
+    assert!(asked[3].starts_with("They upped the ante") && asked[3].ends_with("version number."), "{}", asked[3]);
+    assert!(asked[4].starts_with("Anthropic fans"), "{}", asked[4]);
+    // The block is stored whole: both links where they were, and it passes the checks.
+    let (source, translation) = stored_blocks(&w).into_iter().find(|(s, _)| s.contains("Claude 3 Opus")).unwrap();
+    let translation = translation.expect("translated");
+    for link in ["https://simonwillison.net/2024/Mar/4/claude-3/", "https://simonwillison.net/2024/Jun/20/claude-35-sonnet/"] {
+        assert_eq!(translation.matches(link).count(), 1, "{link} in {translation}");
+    }
+    let options = polyfeed::translate::checks::CheckOptions::default();
+    assert_eq!(polyfeed::translate::checks::check_unit(&source, &translation, &options), vec![]);
+    // A second run asks for nothing: the block is in the memory.
+    let again = w.run(&["refresh"]);
+    assert!(again.stdout.contains(" in 0 requests"), "{}", again.stdout);
+}
+
+#[test]
+fn a_block_whose_sentence_fails_too_is_rejected_once_and_its_other_sentences_are_not_asked() {
+    // The engine echoes every block that holds "Anthropic fans": whole, and as a sentence.
+    let paragraph = real_paragraph();
+    let (w, run, engine_server) = refresh_one(&paragraph, |req, _| {
+        let content = reply_html(&request_blocks(req), |html| if html.contains("Anthropic fans") { html.to_string() } else { fake_translate(html) });
+        completion(&content, 100, 50)
+    });
+    assert_eq!(run.code, 0, "published in part: {run:?}");
+    assert!(run.stdout.contains("0 split into sentences, 1 rejected by the checks"), "{}", run.stdout);
+    let log = &run.stderr;
+    assert_eq!(log.matches("translation rejected").count(), 1, "{log}");
+    assert!(log.contains("sentence by sentence"), "{log}");
+    let (_, translation) = stored_blocks(&w).into_iter().find(|(s, _)| s.contains("Claude 3 Opus")).unwrap();
+    assert_eq!(translation, None, "the block stays in the original");
+    // Whole, then told what was wrong; then the sentences in one request, the failing one alone
+    // again (its batch's reply can change), then told what was wrong.
+    let asked: Vec<String> =
+        engine_server.seen(CHAT).iter().flat_map(|s| request_blocks(s).into_iter().map(|b| b.2)).filter(|b| b.contains("Claude 3")).collect();
+    let whole = asked.iter().filter(|b| b.contains("Claude 3 Opus") && b.contains("Anthropic fans")).count();
+    let failing = asked.iter().filter(|b| b.starts_with("Anthropic fans")).count();
+    assert_eq!((whole, failing, asked.len()), (2, 3, 7), "{asked:#?}");
+}

@@ -288,6 +288,108 @@ pub fn has_words(text: &str, keep: &[String]) -> bool {
         .any(|run| run.chars().count() >= 2 || run.chars().any(|c| (c as u32) >= 0x2E80))
 }
 
+/// A piece of a block with fewer words than this stays with the sentence before it ("Yes.").
+const MIN_SENTENCE_WORDS: usize = 3;
+
+/// A block's sentences, as HTML that joins back into it (`join_sentences`): cut only where a
+/// sentence ends outside every inline element (at the space after it, or after a CJK full stop),
+/// so each piece is well-formed on its own and keeps whole links, emphasis and code. A block
+/// with one sentence is one piece.
+pub fn sentences(html: &str) -> Vec<String> {
+    // The visible characters, each with its byte offset in `html` and how many elements it is in.
+    let mut chars: Vec<char> = Vec::new();
+    let mut at: Vec<(usize, i32)> = Vec::new();
+    let mut depth = 0i32;
+    let mut i = 0;
+    while i < html.len() {
+        let rest = &html[i..];
+        if rest.starts_with('<') {
+            let end = tag_end(rest).map_or(html.len(), |e| i + e);
+            let tag = &html[i + 1..end.saturating_sub(1)];
+            let name = tag.trim_start_matches('/').split(|c: char| !c.is_ascii_alphanumeric()).next().unwrap_or("").to_ascii_lowercase();
+            if tag.starts_with('/') {
+                depth -= 1;
+            } else if !(tag.ends_with('/') || tag.starts_with('!') || VOID.contains(&name.as_str())) {
+                depth += 1;
+            }
+            i = end;
+        } else {
+            let c = rest.chars().next().expect("not at the end");
+            chars.push(c);
+            at.push((i, depth));
+            i += c.len_utf8();
+        }
+    }
+    let mut cuts: Vec<(usize, usize)> = Vec::new();
+    for end in super::checks::sentence_ends(&chars) {
+        let mut j = end + 1;
+        while chars.get(j).is_some_and(|c| matches!(c, '"' | '\'' | ')' | '”' | '’' | ']')) {
+            j += 1;
+        }
+        let Some(&(offset, d)) = at.get(j) else { continue };
+        if d != 0 {
+            continue;
+        }
+        if chars[j].is_whitespace() {
+            cuts.push((offset, offset + chars[j].len_utf8()));
+        } else if matches!(chars[end], '。' | '！' | '？') {
+            cuts.push((offset, offset));
+        }
+    }
+    let mut pieces: Vec<String> = Vec::new();
+    let mut start = 0;
+    for (cut, next) in cuts.into_iter().chain(std::iter::once((html.len(), html.len()))) {
+        let piece = html[start..cut].trim();
+        start = next;
+        if piece.is_empty() {
+            continue;
+        }
+        let short = crate::text::html_to_plain(piece).split_whitespace().count() < MIN_SENTENCE_WORDS && !piece.chars().any(|c| (c as u32) >= 0x2E80);
+        match pieces.last_mut() {
+            Some(prev) if short => {
+                prev.push(' ');
+                prev.push_str(piece);
+            }
+            _ => pieces.push(piece.to_string()),
+        }
+    }
+    // A short first piece goes with the second.
+    if pieces.len() > 1
+        && crate::text::html_to_plain(&pieces[0]).split_whitespace().count() < MIN_SENTENCE_WORDS
+        && !pieces[0].chars().any(|c| (c as u32) >= 0x2E80)
+    {
+        let first = pieces.remove(0);
+        pieces[0] = format!("{first} {}", pieces[0]);
+    }
+    if pieces.is_empty() {
+        pieces.push(html.trim().to_string());
+    }
+    pieces
+}
+
+/// The byte just past the `>` that ends the tag `rest` starts with (quoted attribute values may hold `>`).
+fn tag_end(rest: &str) -> Option<usize> {
+    let mut quote: Option<char> = None;
+    for (i, c) in rest.char_indices().skip(1) {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '>') => return Some(i + 1),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Translated sentences as one block in `lang`: Chinese and Japanese write them without a space
+/// between them, other languages with one.
+pub fn join_sentences(translations: &[String], lang: &str) -> String {
+    let primary = lang.split(['-', '_']).next().unwrap_or(lang).to_ascii_lowercase();
+    let joiner = if matches!(primary.as_str(), "zh" | "ja") { "" } else { " " };
+    translations.iter().map(|t| t.trim()).collect::<Vec<_>>().join(joiner)
+}
+
 fn merge_raw(pieces: &mut Vec<Piece>) {
     let mut out: Vec<Piece> = Vec::with_capacity(pieces.len());
     for p in pieces.drain(..) {
@@ -521,5 +623,39 @@ mod tests {
         let a = segment("<p>Same   words\n here</p>", &Options::default());
         let b = segment("<div><p>Same words here</p></div>", &Options::default());
         assert_eq!(a.units[0].hash, b.units[0].hash);
+    }
+
+    #[test]
+    fn a_block_splits_into_sentences_outside_inline_markup() {
+        let html =
+            r#"The <a href="https://example.com/a.b">first. Link</a> ends here. Then <code>x. y</code> is code! And "a quote." Last one, e.g. this, ends."#;
+        let pieces = sentences(html);
+        assert_eq!(
+            pieces,
+            [
+                r#"The <a href="https://example.com/a.b">first. Link</a> ends here."#,
+                "Then <code>x. y</code> is code!",
+                r#"And "a quote.""#,
+                "Last one, e.g. this, ends."
+            ]
+        );
+        assert_eq!(pieces.join(" "), html, "the pieces join back into the block");
+        // Short pieces stay with a neighbour; one sentence is one piece; version numbers end nothing.
+        assert_eq!(sentences("Yes. It works with version 3.5 of the model."), ["Yes. It works with version 3.5 of the model."]);
+        assert_eq!(sentences("It works well. Really."), ["It works well. Really."]);
+        assert_eq!(sentences("One sentence only"), ["One sentence only"]);
+        // Attributes with a `>` do not end the tag; elements nested across a full stop are never cut.
+        assert_eq!(
+            sentences(r#"<img alt="a > b" src="x.png"> Look at this. <em>It is. Whole</em> in one."#),
+            [r#"<img alt="a > b" src="x.png"> Look at this."#, "<em>It is. Whole</em> in one."]
+        );
+        assert_eq!(sentences("第一句话。第二句话。"), ["第一句话。", "第二句话。"]);
+    }
+
+    #[test]
+    fn sentences_join_the_way_the_language_writes_them() {
+        let t = ["第一句。".to_string(), "第二句。".to_string()];
+        assert_eq!(join_sentences(&t, "zh-CN"), "第一句。第二句。");
+        assert_eq!(join_sentences(&["Un.".into(), "Deux.".into()], "fr"), "Un. Deux.");
     }
 }
