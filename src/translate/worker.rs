@@ -460,7 +460,7 @@ impl Worker {
                                                 .collect();
                                             let keys = pieces.iter().map(Pending::key).collect();
                                             splits.insert(parent.clone(), Split { parent: p, pieces: keys });
-                                            let waiting = self.take_remembered(pieces, &mut done);
+                                            let waiting = self.from_memory(pieces, &mut done);
                                             if waiting.is_empty() {
                                                 self.sentence_done(&parent, engine, &mut splits, &mut done, &mut missed).await;
                                             }
@@ -852,7 +852,7 @@ impl Worker {
     }
 
     /// Takes what the memory has of `pending` into `done`; returns the rest.
-    fn take_remembered(&self, pending: Vec<Pending>, done: &mut HashMap<Key, String>) -> Vec<Pending> {
+    fn from_memory(&self, pending: Vec<Pending>, done: &mut HashMap<Key, String>) -> Vec<Pending> {
         let Some(first) = pending.first() else { return pending };
         let keys: Vec<MemoryKey> = pending
             .iter()
