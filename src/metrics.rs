@@ -31,7 +31,6 @@ pub struct Metrics {
     pub units_translated: Counter,
     /// Blocks that passed once told what was wrong with their last translation.
     pub units_repaired: Counter,
-    pub units_split: Counter,
     /// Entries translated completely.
     pub entries_translated: Counter,
     /// Entries published with some blocks left in the original (`allow_partial`).
@@ -57,7 +56,6 @@ impl Default for Metrics {
             pushes: Family::default(),
             units_translated: Counter::default(),
             units_repaired: Counter::default(),
-            units_split: Counter::default(),
             entries_translated: Counter::default(),
             entries_partial: Counter::default(),
             translation_failures: Counter::default(),
@@ -72,7 +70,6 @@ impl Default for Metrics {
         r.register("node_alive", "1 for a node sharing the store that was seen within a lease's life.", m.node_alive.clone());
         r.register("units_translated", "Blocks translated (sent, checked and stored).", m.units_translated.clone());
         r.register("units_repaired", "Blocks that passed once told what was wrong with their last translation.", m.units_repaired.clone());
-        r.register("units_split", "Blocks that passed when asked for sentence by sentence, after failing whole.", m.units_split.clone());
         r.register("entries_translated", "Entries translated completely.", m.entries_translated.clone());
         r.register("entries_partial", "Entries published partly translated (allow_partial).", m.entries_partial.clone());
         r.register("translation_failures", "Translation jobs that ended failed or to be retried.", m.translation_failures.clone());
@@ -159,14 +156,12 @@ mod tests {
         m.entries_translated.inc_by(3);
         m.entries_partial.inc();
         m.units_repaired.inc_by(2);
-        m.units_split.inc();
         m.detected(5, 1);
         let text = m.render(&[("queued", 4), ("failed", 1)], &[("db1:42:beef", 3, true)]);
         // Partial entries are counted apart, never as translated.
         assert!(text.contains("polyfeed_entries_translated_total 3\n"), "{text}");
         assert!(text.contains("polyfeed_entries_partial_total 1\n"));
         assert!(text.contains("polyfeed_units_repaired_total 2\n"));
-        assert!(text.contains("polyfeed_units_split_total 1\n"));
         assert!(text.contains("polyfeed_fetches_total{result=\"ok\"} 1\n"));
         assert!(text.contains("polyfeed_entries_detected_total{kind=\"new\"} 5\n"));
         assert!(text.contains("polyfeed_queue_depth{state=\"queued\"} 4\n"));

@@ -86,7 +86,7 @@ pub fn run(config_path: &Path, args: RefreshArgs) -> Result<Done, CommandError> 
 
 fn print_translation(r: &Report, took: std::time::Duration) {
     println!(
-        "translation: {} entries translated, {} partial, {} failed, {} to retry; {} blocks translated in {} requests, {} sent again, {} repaired, {} split into sentences, {} rejected by the checks, {} from memory; {} tokens (${:.4}); {:.2} s",
+        "translation: {} entries translated, {} partial, {} failed, {} to retry; {} blocks translated in {} requests, {} sent again, {} repaired, {} rejected by the checks, {} from memory; {} tokens (${:.4}); {:.2} s",
         r.entries_translated,
         r.entries_partial,
         r.entries_failed,
@@ -95,7 +95,6 @@ fn print_translation(r: &Report, took: std::time::Duration) {
         r.requests,
         r.units_resent,
         r.units_repaired,
-        r.units_split,
         r.units_rejected,
         r.cache_hits,
         r.prompt_tokens + r.completion_tokens,

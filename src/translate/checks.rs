@@ -260,19 +260,10 @@ const SENTENCE_SLACK: usize = 16;
 /// Sentences in a block's prose: ends of sentence in Latin (". " "! " "? ", not after a known
 /// abbreviation or inside a number) or CJK punctuation (。！？).
 pub(crate) fn sentences(prose: &str) -> usize {
-    let chars: Vec<char> = prose.trim().chars().collect();
-    let ends = sentence_ends(&chars);
-    let last = ends.last().map_or(0, |i| i + 1);
-    // Text after the last end of sentence is a sentence too.
-    ends.len() + usize::from(chars[last..].iter().any(|c| c.is_alphanumeric()))
-}
-
-/// Where sentences end in `chars`: the index of each sentence's last terminator (of a run such as
-/// "?!"), in order. Abbreviations, ellipses and stray dots end none.
-pub(crate) fn sentence_ends(chars: &[char]) -> Vec<usize> {
     const ABBREVIATIONS: &[&str] = &["e.g", "i.e", "etc", "vs", "mr", "mrs", "ms", "dr", "st", "no", "fig", "approx", "inc", "ltd", "jr", "sr"];
+    let chars: Vec<char> = prose.trim().chars().collect();
     let is_end = |c: char| matches!(c, '.' | '!' | '?' | '。' | '！' | '？');
-    let mut ends = Vec::new();
+    let (mut count, mut last) = (0, 0);
     for (i, c) in chars.iter().enumerate() {
         let end = match c {
             '。' | '！' | '？' => true,
@@ -290,10 +281,12 @@ pub(crate) fn sentence_ends(chars: &[char]) -> Vec<usize> {
         };
         // A run of terminators ("?!", "...") ends one sentence.
         if end && !chars.get(i + 1).is_some_and(|n| is_end(*n)) {
-            ends.push(i);
+            count += 1;
+            last = i + 1;
         }
     }
-    ends
+    // Text after the last end of sentence is a sentence too.
+    count + usize::from(chars[last..].iter().any(|c| c.is_alphanumeric()))
 }
 
 /// How a block's prose ends.

@@ -104,8 +104,8 @@ enum Summarized {
 
 /// How one request for a batch ended.
 enum BatchEnd {
-    /// Engine `.0` replied: per unit, its checked translation or why it was rejected.
-    Replied(usize, Vec<Result<String, Rejection>>),
+    /// An engine replied: per unit, its checked translation or why it was rejected.
+    Replied(Vec<Result<String, Rejection>>),
     /// Nothing was sent.
     NotSent(NotSent),
 }
@@ -132,8 +132,6 @@ pub struct Report {
     pub units_resent: usize,
     /// Blocks that passed once told what was wrong with their last translation.
     pub units_repaired: usize,
-    /// Blocks that passed when asked for sentence by sentence, after failing whole.
-    pub units_split: usize,
     /// Summaries written (checked and stored) for posts of feeds with `summary = true`.
     pub summaries_written: usize,
     /// Summaries taken from the memory (the same post again): free.
@@ -163,14 +161,6 @@ struct Pending {
     unit: Unit,
     feed: String,
     entry_id: i64,
-    /// For a sentence of a block asked for sentence by sentence: that block's key.
-    parent: Option<Key>,
-}
-
-/// A block asked for sentence by sentence: the block, and its sentences' keys in order.
-struct Split {
-    parent: Pending,
-    pieces: Vec<Key>,
 }
 
 impl Pending {
@@ -351,7 +341,6 @@ impl Worker {
                 unit: u.clone(),
                 feed: plan.job.feed.clone(),
                 entry_id: plan.job.entry_id,
-                parent: None,
             };
             if let Some(title) = plan.title.as_ref().filter(|t| queued.insert((plan.job.lang.clone(), plan.extra.clone(), t.hash.clone()))) {
                 titles.push(pending(title));
@@ -402,12 +391,9 @@ impl Worker {
 
         // Rounds: one stream of requests, titles first; blocks whose reply failed the checks go
         // again alone in the next round, until they pass or have used their attempts; then once
-        // more, told what was wrong (a repair); then, when they have more than one sentence,
-        // sentence by sentence (each sentence resent and repaired as a block is), before they are
-        // rejected.
+        // more, told what was wrong (a repair), before they are rejected.
         let mut tries: HashMap<Key, u32> = HashMap::new();
         let mut repairs: std::collections::HashSet<Key> = std::collections::HashSet::new();
-        let mut splits: HashMap<Key, Split> = HashMap::new();
         while !round.is_empty() {
             let ends: Vec<(Vec<Pending>, bool, BatchEnd)> = futures_util::stream::iter(round.into_iter().map(|(batch, repair)| async move {
                 let end = self.run_batch(&batch, repair.as_deref()).await;
@@ -419,7 +405,7 @@ impl Worker {
             let mut next = Vec::new();
             for (batch, repair, end) in ends {
                 match end {
-                    BatchEnd::Replied(engine, results) => {
+                    BatchEnd::Replied(results) => {
                         for (p, result) in batch.into_iter().zip(results) {
                             match result {
                                 Ok(t) => {
@@ -427,22 +413,13 @@ impl Worker {
                                         self.tally().units_repaired += 1;
                                         self.metrics.units_repaired.inc();
                                     }
-                                    match &p.parent {
-                                        Some(parent) => {
-                                            done.insert(p.key(), t);
-                                            self.sentence_done(parent, engine, &mut splits, &mut done, &mut missed).await;
-                                        }
-                                        None => {
-                                            done.insert(p.key(), t);
-                                        }
-                                    }
+                                    done.insert(p.key(), t);
                                 }
                                 Err(Rejection { reason, again }) => {
                                     let n = tries.entry(p.key()).or_insert(0);
                                     *n += 1;
                                     let repaired = repairs.contains(&p.key());
-                                    let sentences = if p.parent.is_none() { segment::sentences(&p.unit.html) } else { Vec::new() };
-                                    match after_rejection(again, *n, self.tcfg.block_attempts, repaired, sentences.len() > 1, self.is_stopping()) {
+                                    match after_rejection(again, *n, self.tcfg.block_attempts, repaired, self.is_stopping()) {
                                         Step::Resend => {
                                             self.tally().units_resent += 1;
                                             next.push((vec![p], None));
@@ -451,36 +428,10 @@ impl Worker {
                                             repairs.insert(p.key());
                                             next.push((vec![p], Some(reason)));
                                         }
-                                        Step::Split => {
-                                            tracing::info!(entry = p.entry_id, unit = %p.unit.hash, sentences = sentences.len(), %reason, "asking for the block sentence by sentence");
-                                            let parent = p.key();
-                                            let pieces: Vec<Pending> = sentences
-                                                .into_iter()
-                                                .map(|html| Pending { unit: Unit::new(html, p.unit.tag.clone()), parent: Some(parent.clone()), ..p.clone() })
-                                                .collect();
-                                            let keys = pieces.iter().map(Pending::key).collect();
-                                            splits.insert(parent.clone(), Split { parent: p, pieces: keys });
-                                            let waiting = self.from_memory(pieces, &mut done);
-                                            if waiting.is_empty() {
-                                                self.sentence_done(&parent, engine, &mut splits, &mut done, &mut missed).await;
-                                            }
-                                            next.extend(self.batch(waiting).into_iter().map(|b| (b, None)));
-                                        }
                                         Step::Reject => {
-                                            let (unit, reason) = match &p.parent {
-                                                Some(parent) => {
-                                                    (parent.2.clone(), format!("sentence by sentence, {:?}: {reason}", crate::text::truncate(&p.unit.text, 40)))
-                                                }
-                                                None => (p.unit.hash.clone(), reason),
-                                            };
-                                            // A block is rejected once, whichever of its sentences failed first.
-                                            let whole = p.parent.clone().unwrap_or_else(|| p.key());
-                                            if !missed.contains_key(&whole) {
-                                                tracing::warn!(entry = p.entry_id, %unit, %reason, "translation rejected");
-                                                self.tally().units_rejected += 1;
-                                                missed.insert(whole.clone(), Miss::Rejected(reason));
-                                            }
-                                            splits.remove(&whole);
+                                            tracing::warn!(entry = p.entry_id, unit = %p.unit.hash, %reason, "translation rejected");
+                                            self.tally().units_rejected += 1;
+                                            missed.insert(p.key(), Miss::Rejected(reason));
                                         }
                                     }
                                 }
@@ -492,20 +443,12 @@ impl Worker {
                             self.tally().engines_down.get_or_insert_with(|| reason.clone());
                         }
                         for p in batch {
-                            let whole = p.parent.clone().unwrap_or_else(|| p.key());
-                            missed.entry(whole).or_insert_with(|| Miss::NotSent(why.clone()));
+                            missed.entry(p.key()).or_insert_with(|| Miss::NotSent(why.clone()));
                         }
                     }
                 }
             }
-            // Sentences of a block already rejected are not asked for.
-            round = next
-                .into_iter()
-                .filter_map(|(mut batch, repair)| {
-                    batch.retain(|p| p.parent.as_ref().is_none_or(|parent| !missed.contains_key(parent)));
-                    (!batch.is_empty()).then_some((batch, repair))
-                })
-                .collect();
+            round = next;
         }
 
         // A post that is done gets its summary before it is published, when its feed wants one.
@@ -608,14 +551,7 @@ impl Worker {
             }
             Err(e) => tracing::error!(error = %e, "translation memory lookup failed"),
         }
-        let pending = Pending {
-            lang: lang.clone(),
-            extra: plan.extra.clone(),
-            unit: unit.clone(),
-            feed: plan.job.feed.clone(),
-            entry_id: plan.job.entry_id,
-            parent: None,
-        };
+        let pending = Pending { lang: lang.clone(), extra: plan.extra.clone(), unit: unit.clone(), feed: plan.job.feed.clone(), entry_id: plan.job.entry_id };
         let options = CheckOptions { target_lang: lang.clone(), keep: self.tcfg.keep.clone(), glossary: self.tcfg.glossary.clone(), ..CheckOptions::default() };
         let mut repair: Option<String> = None;
         loop {
@@ -789,7 +725,13 @@ impl Worker {
             }
         };
         let usage = self.account(engine, units, reply.usage, UsageKind::Translation);
-        let options = self.check_options(&lang);
+        let options = CheckOptions {
+            target_lang: lang.clone(),
+            min_ratio: self.tcfg.min_length_ratio,
+            max_ratio: self.tcfg.max_length_ratio,
+            keep: self.tcfg.keep.clone(),
+            glossary: self.tcfg.glossary.clone(),
+        };
         // Checking parses every block twice: off the async threads, so the other requests in
         // flight are not held up while this reply is read.
         let sources: Vec<String> = units.iter().map(|u| u.unit.html.clone()).collect();
@@ -839,101 +781,14 @@ impl Worker {
             .unwrap_or_else(|e| Err(crate::store::StoreError::Open { path: "store".into(), message: e.to_string() }));
         if let Err(e) = stored {
             tracing::error!(error = %e, "cannot store translations");
-            return BatchEnd::Replied(i, vec![Err(Rejection { reason: format!("store: {e}"), again: false }); n]);
+            return BatchEnd::Replied(vec![Err(Rejection { reason: format!("store: {e}"), again: false }); n]);
         }
-        // A sentence counts when its block is whole again.
-        let blocks = units.iter().zip(&checked).filter(|(u, r)| u.parent.is_none() && r.is_ok()).count();
-        self.tally().units_translated += blocks;
-        self.metrics.units_translated.inc_by(blocks as u64);
+        self.tally().units_translated += rows.len();
+        self.metrics.units_translated.inc_by(rows.len() as u64);
         if checked.iter().any(Result::is_err) && n > 1 {
             tracing::info!(blocks = checked.iter().filter(|r| r.is_err()).count(), of = n, "blocks of a batch failed their checks; they go again alone");
         }
-        BatchEnd::Replied(i, checked)
-    }
-
-    /// Takes what the memory has of `pending` into `done`; returns the rest.
-    fn from_memory(&self, pending: Vec<Pending>, done: &mut HashMap<Key, String>) -> Vec<Pending> {
-        let Some(first) = pending.first() else { return pending };
-        let keys: Vec<MemoryKey> = pending
-            .iter()
-            .map(|p| MemoryKey { hash: p.unit.hash.clone(), instructions: self.instructions_key(&p.lang, p.extra.as_deref(), &p.unit) })
-            .collect();
-        let found = self.store.memory_lookup(&keys, &first.lang, &self.memory_keys()).unwrap_or_else(|e| {
-            tracing::error!(error = %e, "translation memory lookup failed");
-            HashMap::new()
-        });
-        pending
-            .into_iter()
-            .filter(|p| match found.get(&p.unit.hash) {
-                Some(t) => {
-                    done.insert(p.key(), t.clone());
-                    false
-                }
-                None => true,
-            })
-            .collect()
-    }
-
-    /// A sentence of block `parent` passed: when all of them have, the block is their join,
-    /// checked as a whole and stored as the block's translation by `engine` (its sentences were
-    /// paid for as they were asked).
-    async fn sentence_done(
-        &self,
-        parent: &Key,
-        engine: usize,
-        splits: &mut HashMap<Key, Split>,
-        done: &mut HashMap<Key, String>,
-        missed: &mut HashMap<Key, Miss>,
-    ) {
-        let Some(split) = splits.get(parent) else { return };
-        let Some(sentences) = split.pieces.iter().map(|k| done.get(k).cloned()).collect::<Option<Vec<String>>>() else { return };
-        let Some(Split { parent: block, .. }) = splits.remove(parent) else { return };
-        let joined = segment::join_sentences(&sentences, &block.lang);
-        let problems = checks::check_unit(&block.unit.html, &joined, &self.check_options(&block.lang));
-        if !problems.is_empty() {
-            let reason = format!("sentence by sentence, then whole: {}", problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("; "));
-            tracing::warn!(entry = block.entry_id, unit = %block.unit.hash, %reason, "translation rejected");
-            self.tally().units_rejected += 1;
-            missed.insert(parent.clone(), Miss::Rejected(reason));
-            return;
-        }
-        let e = &self.engines[engine];
-        let row = MemoryRow {
-            hash: block.unit.hash.clone(),
-            lang: block.lang.clone(),
-            engine: e.name().to_string(),
-            model: e.model().to_string(),
-            instructions: self.instructions_key(&block.lang, block.extra.as_deref(), &block.unit),
-            source: block.unit.html.clone(),
-            translation: joined.clone(),
-        };
-        let store = self.store.clone();
-        let stored = tokio::task::spawn_blocking(move || store.memory_store(&[row], &[]))
-            .await
-            .unwrap_or_else(|e| Err(crate::store::StoreError::Open { path: "store".into(), message: e.to_string() }));
-        if let Err(e) = stored {
-            tracing::error!(error = %e, "cannot store translations");
-            missed.insert(parent.clone(), Miss::Rejected(format!("store: {e}")));
-            return;
-        }
-        {
-            let mut r = self.tally();
-            r.units_translated += 1;
-            r.units_split += 1;
-        }
-        self.metrics.units_translated.inc();
-        self.metrics.units_split.inc();
-        done.insert(parent.clone(), joined);
-    }
-
-    fn check_options(&self, lang: &str) -> CheckOptions {
-        CheckOptions {
-            target_lang: lang.to_string(),
-            min_ratio: self.tcfg.min_length_ratio,
-            max_ratio: self.tcfg.max_length_ratio,
-            keep: self.tcfg.keep.clone(),
-            glossary: self.tcfg.glossary.clone(),
-        }
+        BatchEnd::Replied(checked)
     }
 
     /// Sizes engine `i`'s next batches by how this one went, and remembers a change.
@@ -1141,25 +996,20 @@ enum Step {
     Resend,
     /// Ask once more, saying what was wrong.
     Repair,
-    /// Ask for each of its sentences as a block of its own.
-    Split,
     /// Give up for this run.
     Reject,
 }
 
 /// After the `tries`-th rejected reply of a block: send it again while asking again can change the
-/// answer (`again`) and requests are left, then once repair it, then ask for it sentence by
-/// sentence when it has more than one and is not already a sentence of a split block
-/// (`splittable`), then reject it. Nothing new is sent while the worker stops.
-fn after_rejection(again: bool, tries: u32, block_attempts: u32, repaired: bool, splittable: bool, stopping: bool) -> Step {
+/// answer (`again`) and requests are left, then once repair it, then reject it. Nothing new is
+/// sent while the worker stops.
+fn after_rejection(again: bool, tries: u32, block_attempts: u32, repaired: bool, stopping: bool) -> Step {
     if stopping {
         Step::Reject
     } else if again && tries < block_attempts {
         Step::Resend
     } else if !repaired {
         Step::Repair
-    } else if splittable {
-        Step::Split
     } else {
         Step::Reject
     }
@@ -1250,22 +1100,20 @@ mod tests {
     }
 
     #[test]
-    fn a_rejected_block_is_resent_then_repaired_then_split_then_rejected() {
-        // (asking again can change it, tries so far, repaired before, has sentences to split, stopping) -> step, with 6 attempts
+    fn a_rejected_block_is_resent_then_repaired_then_rejected() {
+        // (asking again can change it, tries so far, repaired before, stopping) -> step, with 6 attempts
         let cases = [
-            (true, 1, false, true, false, Step::Resend),
-            (true, 5, false, true, false, Step::Resend),
-            (true, 6, false, true, false, Step::Repair),
+            (true, 1, false, false, Step::Resend),
+            (true, 5, false, false, Step::Resend),
+            (true, 6, false, false, Step::Repair),
             // A greedy engine's answer to the same single block does not change: straight to repair.
-            (false, 1, false, true, false, Step::Repair),
-            (false, 2, true, true, false, Step::Split),
-            (false, 2, true, false, false, Step::Reject),
-            (true, 7, true, false, false, Step::Reject),
-            (true, 7, true, true, false, Step::Split),
-            (true, 1, false, true, true, Step::Reject),
+            (false, 1, false, false, Step::Repair),
+            (false, 2, true, false, Step::Reject),
+            (true, 7, true, false, Step::Reject),
+            (true, 1, false, true, Step::Reject),
         ];
-        for (again, tries, repaired, splittable, stopping, want) in cases {
-            assert_eq!(after_rejection(again, tries, 6, repaired, splittable, stopping), want, "{again} {tries} {repaired} {splittable} {stopping}");
+        for (again, tries, repaired, stopping, want) in cases {
+            assert_eq!(after_rejection(again, tries, 6, repaired, stopping), want, "{again} {tries} {repaired} {stopping}");
         }
     }
 }
