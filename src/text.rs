@@ -38,55 +38,155 @@ pub fn xml_safe(s: &str) -> std::borrow::Cow<'_, str> {
 const URL_ATTRIBUTES: &[&str] = &["href", "src", "srcset", "poster", "cite", "data", "longdesc", "background"];
 
 /// `html` with every URL-bearing attribute (`href`, `src`, each `srcset` candidate, `poster`,
-/// `cite`, `data`...) made absolute against `base`, as a browser would resolve it. HTML whose URLs
-/// are all absolute already is returned as it is, without being parsed.
+/// `cite`, `data`...) made absolute against `base`, as a browser would resolve it. Only those
+/// values change (written again in double quotes); everything else is kept byte for byte, and HTML
+/// whose URLs are all absolute already is returned as it is.
+///
+/// One pass of `url_values` over the bytes, not a parser: building a tree (html5ever) or a
+/// streaming rewriter (lol_html) per entry cost a cold refresh 10-15% of its CPU (bench/HISTORY.md),
+/// and the corpus test `content_urls_resolve_as_an_html_parser_resolves_them` holds this pass to
+/// html5ever's reading of every real feed's content.
 pub fn absolute_urls<'a>(html: &'a str, base: &url::Url) -> std::borrow::Cow<'a, str> {
-    static ATTR: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
-    let attr = ATTR.get_or_init(|| {
-        regex::Regex::new(r#"(?i)\s(href|src|srcset|poster|cite|data|longdesc|background)\s*=\s*("[^"]*"|'[^']*'|[^\s>]+)"#).expect("static regex")
-    });
-    let absolute = |u: &str| {
-        let u = u.trim();
-        u.split_once(':').is_some_and(|(scheme, _)| !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c)))
+    // A value as written is entity-encoded: decoded to resolve it, encoded again.
+    let resolve = |raw: &str| {
+        let url = html_escape::decode_html_entities(raw.trim());
+        base.join(&url)
+            .map(|j| html_escape::encode_double_quoted_attribute(j.as_str()).into_owned())
+            .unwrap_or_else(|_| html_escape::encode_double_quoted_attribute(raw).into_owned())
     };
-    let relative = attr.captures_iter(html).any(|c| {
-        let value = c[2].trim_matches(['"', '\'']);
-        if c[1].eq_ignore_ascii_case("srcset") { value.split(',').any(|cand| !cand.trim().is_empty() && !absolute(cand.trim())) } else { !absolute(value) }
-    });
-    if !relative || nesting_depth(html) > MAX_NESTING {
-        return std::borrow::Cow::Borrowed(html);
-    }
-    let mut doc = scraper::Html::parse_fragment(html);
-    let ids: Vec<ego_tree::NodeId> = doc.tree.nodes().filter(|n| n.value().is_element()).map(|n| n.id()).collect();
-    let resolve = |u: &str| base.join(u.trim()).map(|j| j.to_string()).unwrap_or_else(|_| u.to_string());
-    for id in ids {
-        let Some(mut node) = doc.tree.get_mut(id) else { continue };
-        let scraper::Node::Element(el) = node.value() else { continue };
-        for (name, value) in el.attrs.iter_mut() {
-            let local: &str = &name.local;
-            if !URL_ATTRIBUTES.contains(&local) {
+    let mut out = String::new();
+    let mut copied = 0;
+    for v in url_values(html) {
+        let value = &html[v.value.clone()];
+        let fixed = if v.srcset {
+            if value.split(',').all(|c| c.trim().is_empty() || is_absolute(c.trim())) {
                 continue;
             }
-            let fixed = if local == "srcset" {
-                value
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|c| !c.is_empty())
-                    .map(|c| match c.split_once(char::is_whitespace) {
-                        Some((u, descriptor)) => format!("{} {}", resolve(u), descriptor.trim()),
-                        None => resolve(c),
-                    })
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            } else if absolute(value) {
+            value
+                .split(',')
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .map(|c| match c.split_once(char::is_whitespace) {
+                    Some((u, descriptor)) => format!("{} {}", resolve(u), descriptor.trim()),
+                    None => resolve(c),
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        } else if is_absolute(value) {
+            continue;
+        } else {
+            resolve(value)
+        };
+        if out.is_empty() {
+            out.reserve(html.len() + 256);
+        }
+        out.push_str(&html[copied..v.span.start]);
+        out.push('"');
+        out.push_str(&fixed);
+        out.push('"');
+        copied = v.span.end;
+    }
+    if copied == 0 {
+        return std::borrow::Cow::Borrowed(html);
+    }
+    out.push_str(&html[copied..]);
+    std::borrow::Cow::Owned(out)
+}
+
+/// Where a URL attribute's value is written: `span` with its quotes, `value` inside them.
+struct UrlValue {
+    span: std::ops::Range<usize>,
+    value: std::ops::Range<usize>,
+    name: std::ops::Range<usize>,
+    srcset: bool,
+}
+
+/// The values of the URL attributes of every start tag, as HTML tokenizes them: quoted values
+/// may hold `>`; comments and the text of raw-text elements (`script`, `style`...) hold no tags;
+/// of an attribute written twice, the first counts.
+fn url_values(html: &str) -> Vec<UrlValue> {
+    const RAW_TEXT: &[&str] = &["script", "style", "textarea", "title", "xmp", "iframe", "noembed", "noframes"];
+    let b = html.as_bytes();
+    let mut found = Vec::new();
+    let mut i = 0;
+    let skip_space = |i: &mut usize| {
+        while *i < b.len() && b[*i].is_ascii_whitespace() {
+            *i += 1;
+        }
+    };
+    while let Some(at) = b[i..].iter().position(|c| *c == b'<') {
+        i += at + 1;
+        if b[i..].starts_with(b"!--") {
+            i = find(b, i + 3, b"-->").map_or(b.len(), |e| e + 3);
+            continue;
+        }
+        if !b.get(i).is_some_and(u8::is_ascii_alphabetic) {
+            continue;
+        }
+        let name_start = i;
+        while i < b.len() && !b[i].is_ascii_whitespace() && b[i] != b'>' && b[i] != b'/' {
+            i += 1;
+        }
+        let tag = &html[name_start..i];
+        let first = found.len();
+        loop {
+            while i < b.len() && (b[i].is_ascii_whitespace() || b[i] == b'/') {
+                i += 1;
+            }
+            if i >= b.len() || b[i] == b'>' {
+                break;
+            }
+            let start = i;
+            i += 1;
+            while i < b.len() && !b[i].is_ascii_whitespace() && !matches!(b[i], b'=' | b'>' | b'/') {
+                i += 1;
+            }
+            let name = &html[start..i];
+            skip_space(&mut i);
+            if b.get(i) != Some(&b'=') {
                 continue;
-            } else {
-                resolve(value)
+            }
+            i += 1;
+            skip_space(&mut i);
+            let (span, value) = match b.get(i) {
+                Some(q @ (b'"' | b'\'')) => {
+                    let end = b[i + 1..].iter().position(|c| c == q).map_or(b.len(), |p| i + 1 + p);
+                    let r = (i..(end + 1).min(b.len()), i + 1..end);
+                    i = r.0.end;
+                    r
+                }
+                _ => {
+                    let s = i;
+                    while i < b.len() && !b[i].is_ascii_whitespace() && b[i] != b'>' {
+                        i += 1;
+                    }
+                    (s..i, s..i)
+                }
             };
-            *value = fixed.into();
+            let Some(known) = URL_ATTRIBUTES.iter().find(|a| name.eq_ignore_ascii_case(a)) else { continue };
+            // A repeated attribute is ignored by HTML: only its first value is read.
+            let repeated = found[first..].iter().any(|v: &UrlValue| html[v.name.clone()].eq_ignore_ascii_case(known));
+            if !repeated {
+                found.push(UrlValue { span, value, srcset: *known == "srcset", name: start..start + name.len() });
+            }
+        }
+        if let Some(raw) = RAW_TEXT.iter().find(|r| tag.eq_ignore_ascii_case(r)) {
+            // Up to the element's end tag, whatever its case.
+            let lower = html[i.min(b.len())..].to_ascii_lowercase();
+            i = lower.find(&format!("</{raw}")).map_or(b.len(), |p| i + p);
         }
     }
-    std::borrow::Cow::Owned(doc.root_element().inner_html())
+    found
+}
+
+/// The first `needle` in `b` at or after `from`.
+fn find(b: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
+    b.get(from..)?.windows(needle.len()).position(|w| w == needle).map(|p| from + p)
+}
+
+/// A URL with a scheme: nothing to resolve.
+fn is_absolute(u: &str) -> bool {
+    u.trim().split_once(':').is_some_and(|(scheme, _)| !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c)))
 }
 
 /// Collapses runs of whitespace to one space and trims.
@@ -377,6 +477,15 @@ mod tests {
         );
         let already = "<p><a href=\"https://e.org/a\">x</a> <img src=\"data:image/png;base64,AA\"> <a href=\"mailto:a@e.org\">m</a></p>";
         assert!(matches!(absolute_urls(already, &base), std::borrow::Cow::Borrowed(_)));
+        // As HTML tokenizes tags: quoted `>`, unquoted and single-quoted values, entities, any
+        // case, a repeated attribute (the first counts); no tags in comments or scripts.
+        let odd = "<a title=\"a > b\" HREF=x.html?a=1&amp;b=2 href=\"y\">t</a><img src='i.png'>\
+                   <!-- <a href=\"c\"> --><script>var s = '<img src=\"s.png\">';</script>";
+        assert_eq!(
+            absolute_urls(odd, &base),
+            "<a title=\"a > b\" HREF=\"https://blog.example/2026/post/x.html?a=1&amp;b=2\" href=\"y\">t</a>\
+             <img src=\"https://blog.example/2026/post/i.png\"><!-- <a href=\"c\"> --><script>var s = '<img src=\"s.png\">';</script>"
+        );
     }
 
     #[test]
