@@ -129,7 +129,9 @@ fn normalize(feed: feed_rs::model::Feed, url: &str, bases: Option<&[Option<url::
     let authors: Vec<String> = feed.authors.iter().map(|p| p.name.as_deref().unwrap_or("").trim().to_string()).filter(|n| !n.is_empty()).collect();
     // Bases line up with entries only when both readings saw the same entries.
     let bases = bases.filter(|b| b.len() == feed.entries.len());
-    let entries = feed.entries.into_iter().enumerate().map(|(i, e)| normalize_entry(e, url, bases.and_then(|b| b[i].as_ref()))).collect();
+    // The feed's URL is parsed once, not once per entry.
+    let feed_url = url::Url::parse(url).ok();
+    let entries = feed.entries.into_iter().enumerate().map(|(i, e)| normalize_entry(e, feed_url.as_ref(), bases.and_then(|b| b[i].as_ref()))).collect();
     let rel = |name: &str| feed.links.iter().find(|l| l.rel.as_deref() == Some(name)).map(|l| absolute(&l.href, url));
     let (hub, self_url) = (rel("hub"), rel("self"));
     ParsedFeed { title: feed.title.map(|t| text_of(&t)).unwrap_or_default(), site_url, authors, ttl_minutes: feed.ttl, hub, self_url, entries }
@@ -137,8 +139,12 @@ fn normalize(feed: feed_rs::model::Feed, url: &str, bases: Option<&[Option<url::
 
 /// One entry in polyfeed's terms. URLs in its content are made absolute against its xml:base,
 /// else its link, else the feed's URL: what a reader resolves them against.
-fn normalize_entry(e: feed_rs::model::Entry, feed_url: &str, xml_base: Option<&url::Url>) -> Entry {
-    let link = e.links.iter().find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate")).or(e.links.first()).map(|l| absolute(&l.href, feed_url));
+fn normalize_entry(e: feed_rs::model::Entry, feed_url: Option<&url::Url>, xml_base: Option<&url::Url>) -> Entry {
+    let href = e.links.iter().find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate")).or(e.links.first()).map(|l| l.href.trim());
+    // The link resolved once: the entry's link, and the base of its content.
+    let joined = href.and_then(|h| feed_url?.join(h).ok());
+    let link = joined.as_ref().map(|u| u.to_string()).or_else(|| href.map(str::to_string));
+    let link_url = joined.or_else(|| url::Url::parse(href?).ok());
     let title = e.title.as_ref().map(text_of).unwrap_or_default();
     let content = e
         .content
@@ -152,8 +158,8 @@ fn normalize_entry(e: feed_rs::model::Entry, feed_url: &str, xml_base: Option<&u
         .or_else(|| e.media.iter().find_map(|m| m.description.as_ref().map(text_as_html)))
         .map(|c| text::xml_safe(&text::tame(&c)).into_owned())
         .unwrap_or_default();
-    let base = xml_base.cloned().or_else(|| link.as_deref().and_then(|l| url::Url::parse(l).ok())).or_else(|| url::Url::parse(feed_url).ok());
-    let content = match &base {
+    let base = xml_base.or(link_url.as_ref()).or(feed_url);
+    let content = match base {
         Some(base) => text::absolute_urls(&content, base).into_owned(),
         None => content,
     };
