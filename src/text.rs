@@ -377,7 +377,7 @@ fn decode_entities(s: &str) -> Option<String> {
 /// attributes with them), whitespace collapsed. Entities are left as written.
 pub fn markup_free(html: &str) -> String {
     let b = html.as_bytes();
-    let mut out: Vec<u8> = Vec::with_capacity(b.len());
+    let mut out = String::with_capacity(b.len());
     let mut i = 0;
     let mut space = true;
     while i < b.len() {
@@ -386,31 +386,31 @@ pub fn markup_free(html: &str) -> String {
                 // A tag (attributes and all) separates words.
                 i += b[i..].iter().position(|c| *c == b'>').map_or(b.len() - i, |p| p + 1);
                 if !space {
-                    out.push(b' ');
+                    out.push(' ');
                     space = true;
                 }
             }
             c if c.is_ascii_whitespace() => {
                 if !space {
-                    out.push(b' ');
+                    out.push(' ');
                     space = true;
                 }
                 i += 1;
             }
             _ => {
-                // A run of text up to the next tag or whitespace, copied at once.
+                // A run of text up to the next tag or whitespace, copied at once. Every cut is at
+                // an ASCII byte, so at a character boundary: no UTF-8 to check again.
                 let run = b[i..].iter().position(|c| *c == b'<' || c.is_ascii_whitespace()).unwrap_or(b.len() - i);
-                out.extend_from_slice(&b[i..i + run]);
+                out.push_str(&html[i..i + run]);
                 i += run;
                 space = false;
             }
         }
     }
-    if out.last() == Some(&b' ') {
+    if out.ends_with(' ') {
         out.pop();
     }
-    // Only ASCII bytes were added or removed around whole UTF-8 sequences.
-    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    out
 }
 
 /// Lowercase ASCII letters and digits, every other run of characters one '-', none at the ends:
