@@ -68,7 +68,7 @@ pub fn absolute_urls<'a>(html: &'a str, base: &url::Url) -> std::borrow::Cow<'a,
     let mut copied = 0;
     for v in url_values(html) {
         let value = &html[v.value.clone()];
-        let fixed = if v.srcset {
+        let fixed = if v.attr == "srcset" {
             if value.split(',').all(|c| c.trim().is_empty() || is_absolute(c.trim())) {
                 continue;
             }
@@ -107,8 +107,8 @@ pub fn absolute_urls<'a>(html: &'a str, base: &url::Url) -> std::borrow::Cow<'a,
 struct UrlValue {
     span: std::ops::Range<usize>,
     value: std::ops::Range<usize>,
-    name: std::ops::Range<usize>,
-    srcset: bool,
+    /// The attribute, one of URL_ATTRIBUTES.
+    attr: &'static str,
 }
 
 /// The values of the URL attributes of every start tag, as HTML tokenizes them: quoted values
@@ -175,15 +175,22 @@ fn url_values(html: &str) -> Vec<UrlValue> {
             };
             let Some(known) = URL_ATTRIBUTES.iter().find(|a| name.eq_ignore_ascii_case(a)) else { continue };
             // A repeated attribute is ignored by HTML: only its first value is read.
-            let repeated = found[first..].iter().any(|v: &UrlValue| html[v.name.clone()].eq_ignore_ascii_case(known));
-            if !repeated {
-                found.push(UrlValue { span, value, srcset: *known == "srcset", name: start..start + name.len() });
+            if !found[first..].iter().any(|v: &UrlValue| v.attr == *known) {
+                found.push(UrlValue { span, value, attr: known });
             }
         }
         if let Some(raw) = RAW_TEXT.iter().find(|r| tag.eq_ignore_ascii_case(r)) {
-            // Up to the element's end tag, whatever its case.
-            let lower = html[i.min(b.len())..].to_ascii_lowercase();
-            i = lower.find(&format!("</{raw}")).map_or(b.len(), |p| i + p);
+            // Up to the element's end tag, whatever its case (the end, when it has none).
+            let mut end = b.len();
+            let mut from = i;
+            while let Some(at) = find(b, from, b"</") {
+                if b.get(at + 2..at + 2 + raw.len()).is_some_and(|n| n.eq_ignore_ascii_case(raw.as_bytes())) {
+                    end = at;
+                    break;
+                }
+                from = at + 2;
+            }
+            i = end;
         }
     }
     found
@@ -223,7 +230,7 @@ pub fn nesting_depth(html: &str) -> usize {
     while let Some(pos) = b[i..].iter().position(|c| *c == b'<') {
         i += pos + 1;
         if b[i..].starts_with(b"!--") {
-            i += b[i..].windows(3).position(|w| w == b"-->").map_or(b.len() - i, |p| p + 3);
+            i = find(b, i, b"-->").map_or(b.len(), |e| e + 3);
             continue;
         }
         let closing = b.get(i) == Some(&b'/');
