@@ -332,10 +332,11 @@ fn wordless_titles_and_blocks_are_never_sent() {
 #[test]
 fn a_block_rejected_again_and_again_is_asked_for_as_often_as_it_can_change() {
     // The engine echoes one block back every time. A sampling engine may answer otherwise when
-    // asked again: it gets `block_attempts` requests in all. A greedy one (temperature 0) answers
-    // the same: it is asked once in its batch and once alone. Then each gets one repair: the
-    // same block, told what was wrong.
-    for (temperature, want) in [("0.3", 5), ("0", 3)] {
+    // asked again: it gets `block_attempts` requests in all, then one repair (the same block, told
+    // what was wrong). A greedy one (temperature 0) answers the same: it is asked once in its
+    // batch, once alone, and repaired; then the rest of its requests are sampled (with a
+    // temperature and a seed of their own), each told what was wrong. Both get 5 requests.
+    for temperature in ["0.3", "0"] {
         let feeds = Server::start();
         feeds.feed("/feed", ATOM, &atom_feed(&sample_entries(2), false), "\"v1\"");
         let engine_server = Server::start();
@@ -347,11 +348,57 @@ fn a_block_rejected_again_and_again_is_asked_for_as_often_as_it_can_change() {
         assert_eq!(w.run(&["refresh"]).code, 2);
         let seen = engine_server.seen(CHAT);
         let asked: Vec<&common::Seen> = seen.iter().filter(|s| request_blocks(s).iter().any(|b| b.2.starts_with("Via "))).collect();
-        assert_eq!(asked.len(), want, "temperature {temperature}");
-        let last = engine::system_message(asked[want - 1]);
-        assert!(last.contains("Your previous translation of this block was rejected: not translated (the source came back)"), "{last}");
-        assert!(!engine::system_message(asked[0]).contains("previous translation"));
+        assert_eq!(asked.len(), 5, "temperature {temperature}");
+        let told: Vec<bool> = asked
+            .iter()
+            .map(|s| engine::system_message(s).contains("Your previous translation of this block was rejected: not translated (the source came back)"))
+            .collect();
+        let sampling: Vec<(f64, Option<u64>)> = asked
+            .iter()
+            .map(|s| {
+                let body: serde_json::Value = serde_json::from_slice(&s.body).unwrap();
+                (body["temperature"].as_f64().unwrap(), body["seed"].as_u64())
+            })
+            .collect();
+        if temperature == "0" {
+            assert_eq!(told, [false, false, true, true, true]);
+            let temperatures: Vec<f64> = sampling.iter().map(|s| (s.0 * 10.0).round() / 10.0).collect();
+            assert_eq!(temperatures, [0.0, 0.0, 0.0, 0.8, 0.8]);
+            assert_eq!(sampling[0].1, None, "a greedy request carries no seed");
+            let seeds: std::collections::BTreeSet<u64> = sampling[3..].iter().map(|s| s.1.expect("a sampled request's seed")).collect();
+            assert_eq!(seeds.len(), 2, "each sampled request has a seed of its own: {sampling:?}");
+        } else {
+            assert_eq!(told, [false, false, false, false, true]);
+            assert!(sampling.iter().all(|s| (s.0 - 0.3).abs() < 1e-6), "{sampling:?}");
+            let seeds: std::collections::BTreeSet<u64> = sampling[1..].iter().map(|s| s.1.expect("a sampled request's seed")).collect();
+            assert_eq!(seeds.len(), 4, "a block asked again is asked with another seed: {sampling:?}");
+        }
     }
+}
+
+#[test]
+fn a_greedy_engine_that_fails_a_block_gets_it_right_sampled() {
+    // Like a small model: greedy, it echoes one block back, told what was wrong too; sampled, it
+    // translates it with some seeds and not others. The block is translated, the post published
+    // whole, and the summary counts the block repaired.
+    let feeds = Server::start();
+    feeds.feed("/feed", ATOM, &atom_feed(&sample_entries(2), false), "\"v1\"");
+    let engine_server = Server::start();
+    engine_server.route(CHAT, |req: &common::Seen, _: usize| {
+        let body: serde_json::Value = serde_json::from_slice(&req.body).unwrap();
+        let lucky = body["temperature"].as_f64().unwrap() > 0.0 && body["seed"].as_u64().is_some_and(|s| s % 2 == 0);
+        completion(&reply_html(&request_blocks(req), |h| if h.starts_with("Via ") && !lucky { h.to_string() } else { fake_translate(h) }), 10, 10)
+    });
+    let w = Workdir::new(&config_for(&[("simon", &feeds.url("/feed"))], &engine::translator_config(&engine_server.url("/v1"), "temperature = 0"), ""));
+    let run = w.run(&["refresh"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stdout.contains("2 entries translated, 0 partial, 0 failed"), "{}", run.stdout);
+    assert!(run.stdout.contains(" 1 repaired, 0 rejected by the checks"), "{}", run.stdout);
+    let seen = engine_server.seen(CHAT);
+    let asked: Vec<&common::Seen> = seen.iter().filter(|s| request_blocks(s).iter().any(|b| b.2.starts_with("Via "))).collect();
+    // In its batch, alone, repaired (greedy, all three), then sampled: seed 3 fails, seed 4 passes.
+    assert_eq!(asked.len(), 5, "{asked:?}");
+    assert_stored_faithfully(&w);
 }
 
 #[test]

@@ -103,7 +103,9 @@ fn no_url_or_code_reaches_the_engine_and_every_post_comes_back_whole() {
         sp,
         sm
     );
-    assert!((prompt_p as f64) < prompt_m as f64 * 0.9, "placeholders cost fewer prompt tokens: {prompt_p} against {prompt_m}");
+    // Fewer prompt tokens although each request carries the protocol's example block and its reply
+    // (about 60 tokens of instructions, which a server's prompt cache holds once).
+    assert!((prompt_p as f64) < prompt_m as f64 * 0.95, "placeholders cost fewer prompt tokens: {prompt_p} against {prompt_m}");
     assert!((completion_p as f64) < completion_m as f64 * 0.9, "and fewer completion tokens: {completion_p} against {completion_m}");
 }
 

@@ -31,6 +31,15 @@ pub struct Reply {
     pub cut: bool,
 }
 
+/// How a chat engine chooses the words of one reply.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sampling {
+    /// 0 is greedy: the same question always gets the same answer.
+    pub temperature: f32,
+    /// With a temperature above 0, another seed gives another answer to the same question.
+    pub seed: u32,
+}
+
 /// Why a request failed.
 #[derive(Debug, Clone, thiserror::Error, PartialEq)]
 pub enum EngineError {
@@ -118,14 +127,18 @@ impl Engine {
         *self.config.engine.get_ref() == EngineKind::Local
     }
 
-    /// Translates `units` into `target` in one request.
-    pub async fn translate(&self, units: &[&Unit], target: &str, system: &str) -> Result<Reply, EngineError> {
+    /// Translates `units` into `target` in one request (`sampling`: a chat engine's; the others
+    /// have none).
+    pub async fn translate(&self, units: &[&Unit], target: &str, system: &str, sampling: Sampling) -> Result<Reply, EngineError> {
         let _slot = self.slots.acquire().await.expect("never closed");
         let estimate: usize = units.iter().map(|u| estimate_tokens(&u.html)).sum::<usize>() + estimate_tokens(system);
         self.limiter.acquire(estimate.min(u32::MAX as usize) as u32).await;
         let chat = matches!(self.config.engine.get_ref(), EngineKind::Openai | EngineKind::Local);
-        let result =
-            if chat && self.protocol == Protocol::Placeholders { self.with_placeholders(units, system).await } else { self.send(units, target, system).await };
+        let result = if chat && self.protocol == Protocol::Placeholders {
+            self.with_placeholders(units, system, sampling).await
+        } else {
+            self.send(units, target, system, sampling).await
+        };
         result.map_err(|e| self.scrub(e))
     }
 
@@ -136,31 +149,36 @@ impl Engine {
         let estimate = estimate_tokens(&source.html) + estimate_tokens(system) + max_tokens;
         self.limiter.acquire(estimate.min(u32::MAX as usize) as u32).await;
         let result = match self.config.engine.get_ref() {
-            EngineKind::Openai => self.openai(&[source], system, max_tokens).await,
-            EngineKind::Local => self.local(&[source], system, Some(max_tokens)).await,
+            EngineKind::Openai => self.openai(&[source], system, self.configured_sampling(), max_tokens).await,
+            EngineKind::Local => self.local(&[source], system, self.configured_sampling(), Some(max_tokens)).await,
             other => Err(EngineError::Permanent(format!("the {} engine translates only; summaries need a chat engine", other.name()))),
         };
         result.map_err(|e| self.scrub(e))
     }
 
-    async fn send(&self, units: &[&Unit], target: &str, system: &str) -> Result<Reply, EngineError> {
+    /// The sampling the engine is configured with (its temperature), first seed.
+    pub fn configured_sampling(&self) -> Sampling {
+        Sampling { temperature: self.config.temperature, seed: 0 }
+    }
+
+    async fn send(&self, units: &[&Unit], target: &str, system: &str, sampling: Sampling) -> Result<Reply, EngineError> {
         match self.config.engine.get_ref() {
-            EngineKind::Openai => self.openai(units, system, prompt::reply_budget(units)).await,
+            EngineKind::Openai => self.openai(units, system, sampling, prompt::reply_budget(units)).await,
             EngineKind::Deepl => self.deepl(units, target).await,
             EngineKind::Libretranslate => self.libre(units, target).await,
-            EngineKind::Local => self.local(units, system, None).await,
+            EngineKind::Local => self.local(units, system, sampling, None).await,
         }
     }
 
     /// A chat request whose blocks carry placeholders for their inline markup; the reply's blocks
     /// come back with the markup put back, for the checks to judge against the source.
-    async fn with_placeholders(&self, units: &[&Unit], system: &str) -> Result<Reply, EngineError> {
+    async fn with_placeholders(&self, units: &[&Unit], system: &str, sampling: Sampling) -> Result<Reply, EngineError> {
         let wires: Vec<placeholders::Wire> = units.iter().map(|u| placeholders::encode(&u.html)).collect();
         let sent: Vec<Unit> = units.iter().zip(&wires).map(|(u, w)| Unit { html: w.html.clone(), ..(*u).clone() }).collect();
         let refs: Vec<&Unit> = sent.iter().collect();
         let mut reply = match self.config.engine.get_ref() {
-            EngineKind::Local => self.local(&refs, system, None).await?,
-            _ => self.openai(&refs, system, prompt::reply_budget(&refs)).await?,
+            EngineKind::Local => self.local(&refs, system, sampling, None).await?,
+            _ => self.openai(&refs, system, sampling, prompt::reply_budget(&refs)).await?,
         };
         for (id, html) in &mut reply.blocks {
             if let Some(wire) = wires.get(*id) {
@@ -171,14 +189,18 @@ impl Engine {
     }
 
     /// A chat completion whose reply may take `max_tokens`.
-    async fn openai(&self, units: &[&Unit], system: &str, max_tokens: usize) -> Result<Reply, EngineError> {
+    async fn openai(&self, units: &[&Unit], system: &str, sampling: Sampling, max_tokens: usize) -> Result<Reply, EngineError> {
         let user = prompt::user_message(units);
         let mut body = json!({
             "model": self.config.model,
-            "temperature": self.config.temperature,
+            "temperature": sampling.temperature,
             "max_tokens": max_tokens,
             "messages": [{"role": "system", "content": system}, {"role": "user", "content": user}],
         });
+        if sampling.temperature > 0.0 {
+            // Servers that sample reproducibly take the seed (llama.cpp, vLLM, OpenAI); the others ignore it.
+            body["seed"] = json!(sampling.seed);
+        }
         if self.config.stream {
             body["stream"] = json!(true);
             body["stream_options"] = json!({"include_usage": true});
@@ -210,7 +232,7 @@ impl Engine {
     }
 
     /// `max_tokens`: the reply's budget, else the local engine's own for a translation.
-    async fn local(&self, units: &[&Unit], system: &str, max_tokens: Option<usize>) -> Result<Reply, EngineError> {
+    async fn local(&self, units: &[&Unit], system: &str, sampling: Sampling, max_tokens: Option<usize>) -> Result<Reply, EngineError> {
         let path = self.config.local_model_path();
         let context = self.config.context_size;
         let threads = self.config.threads;
@@ -226,11 +248,10 @@ impl Engine {
             .clone();
         let units: Vec<Unit> = units.iter().map(|u| (*u).clone()).collect();
         let system = system.to_string();
-        let temperature = self.config.temperature;
         let deadline = std::time::Instant::now() + Duration::from_secs_f64(self.config.timeout);
         tokio::task::spawn_blocking(move || {
             let refs: Vec<&Unit> = units.iter().collect();
-            model.translate(&refs, &system, temperature, deadline, max_tokens)
+            model.translate(&refs, &system, sampling, deadline, max_tokens)
         })
         .await
         .map_err(|e| EngineError::Malformed(format!("the model failed: {e}")))?

@@ -12,7 +12,7 @@ use std::path::Path;
 use super::engine::Unusable;
 #[cfg(not(feature = "local"))]
 use super::{
-    engine::{EngineError, Reply},
+    engine::{EngineError, Reply, Sampling},
     segment::Unit,
 };
 
@@ -61,7 +61,7 @@ impl Model {
         &self,
         _units: &[&Unit],
         _system: &str,
-        _temperature: f32,
+        _sampling: Sampling,
         _deadline: std::time::Instant,
         _max_tokens: Option<usize>,
     ) -> Result<Reply, EngineError> {
@@ -85,7 +85,7 @@ mod imp {
     use llama_cpp_2::sampling::LlamaSampler;
     use llama_cpp_2::token::LlamaToken;
 
-    use super::super::engine::{EngineError, Reply, Unusable, Usage};
+    use super::super::engine::{EngineError, Reply, Sampling, Unusable, Usage};
     use super::super::prompt;
     use super::super::segment::Unit;
 
@@ -99,7 +99,7 @@ mod imp {
     struct Turn {
         system: String,
         user: String,
-        temperature: f32,
+        sampling: Sampling,
         deadline: Instant,
         /// The reply's budget, when not the translation's (`reply_budget`).
         max_tokens: Option<usize>,
@@ -204,13 +204,13 @@ mod imp {
 
         /// Translates the units one block per request (a small model is held to the structure
         /// best one block at a time). Blocking: call it off the async threads.
-        pub fn translate(&self, units: &[&Unit], system: &str, temperature: f32, deadline: Instant, max_tokens: Option<usize>) -> Result<Reply, EngineError> {
+        pub fn translate(&self, units: &[&Unit], system: &str, sampling: Sampling, deadline: Instant, max_tokens: Option<usize>) -> Result<Reply, EngineError> {
             let mut blocks = Vec::with_capacity(units.len());
             let mut usage = Usage::default();
             for (i, unit) in units.iter().enumerate() {
                 let user = prompt::user_message(&[unit]);
                 let (answer, reply) = mpsc::sync_channel(1);
-                let turn = Turn { system: system.to_string(), user, temperature, deadline, max_tokens, answer };
+                let turn = Turn { system: system.to_string(), user, sampling, deadline, max_tokens, answer };
                 self.turns.lock().unwrap_or_else(|e| e.into_inner()).send(turn).map_err(|_| EngineError::Permanent("the model's thread ended".into()))?;
                 let (content, prompt_tokens, completion_tokens) = reply.recv().map_err(|_| EngineError::Permanent("the model's thread ended".into()))??;
                 usage.prompt_tokens += prompt_tokens;
@@ -270,10 +270,19 @@ mod imp {
             self.cached.extend_from_slice(&tokens[common..]);
             let prompt_seconds = started.elapsed().as_secs_f64();
 
-            let mut sampler = if turn.temperature <= 0.0 {
+            // Sampling as llama-server does by default: the 40 likeliest tokens, nucleus 0.95, none
+            // below 5% of the likeliest; seeded, so that a block asked again with another seed can
+            // get another answer, and the same seed the same one.
+            let mut sampler = if turn.sampling.temperature <= 0.0 {
                 LlamaSampler::greedy()
             } else {
-                LlamaSampler::chain_simple([LlamaSampler::temp(turn.temperature), LlamaSampler::dist(299_792_458)])
+                LlamaSampler::chain_simple([
+                    LlamaSampler::top_k(40),
+                    LlamaSampler::top_p(0.95, 1),
+                    LlamaSampler::min_p(0.05, 1),
+                    LlamaSampler::temp(turn.sampling.temperature),
+                    LlamaSampler::dist(turn.sampling.seed),
+                ])
             };
             let mut bytes = Vec::new();
             let mut generated = 0usize;

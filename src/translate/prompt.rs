@@ -66,10 +66,45 @@ pub fn system_message(target: &str, extra: Option<&str>, glossary: &BTreeMap<Str
         let terms: Vec<String> = glossary.iter().map(|(k, v)| format!("{k} = {v}")).collect();
         s.push_str(&format!("- Always translate these terms this way: {}.\n", terms.join("; ")));
     }
+    if protocol == Protocol::Placeholders
+        && let Some(reply) = example_reply(target)
+    {
+        s.push_str(&format!("An example of one block and its reply (the form only, not text to translate):\n{EXAMPLE_BLOCK}\n{reply}\n"));
+    }
     if let Some(extra) = extra {
         s.push_str(&format!("Instructions for this feed (every rule above still holds):\n{extra}\n"));
     }
     s
+}
+
+/// The example block of the placeholders protocol, as an engine sees it: a link as a pair, code
+/// as a marker, a number. (The block it stands for is `EXAMPLE_SOURCE`.)
+pub const EXAMPLE_BLOCK: &str = "<p data-b=\"0\">We <a1>released version 2</a1> of the tool, which is 40% faster: run <code2/> to update it.</p>";
+
+/// The HTML that `EXAMPLE_BLOCK` encodes.
+pub const EXAMPLE_SOURCE: &str =
+    "We <a href=\"https://example.com/releases\">released version 2</a> of the tool, which is 40% faster: run <code>tool update</code> to update it.";
+
+/// `EXAMPLE_BLOCK` translated, for the languages small models are most asked for: a model shown
+/// the form keeps its placeholders far more often. Other languages get the rules alone.
+pub fn example_reply(target: &str) -> Option<&'static str> {
+    Some(match target.to_ascii_lowercase().as_str() {
+        "zh" | "zh-cn" | "zh-hans" | "zh-sg" => "<p data-b=\"0\">我们<a1>发布了该工具的第 2 版</a1>，速度提升了 40%：运行 <code2/> 即可更新。</p>",
+        "zh-tw" | "zh-hk" | "zh-hant" => "<p data-b=\"0\">我們<a1>發布了該工具的第 2 版</a1>，速度提升了 40%：執行 <code2/> 即可更新。</p>",
+        "ja" | "ja-jp" => "<p data-b=\"0\">40% 高速になったツールの<a1>バージョン 2 をリリースしました</a1>：<code2/> を実行して更新してください。</p>",
+        "ko" | "ko-kr" => "<p data-b=\"0\">40% 더 빨라진 도구의 <a1>버전 2를 출시했습니다</a1>: <code2/>를 실행해 업데이트하세요.</p>",
+        "fr" | "fr-fr" => "<p data-b=\"0\">Nous avons <a1>publié la version 2</a1> de l’outil, 40 % plus rapide : lancez <code2/> pour la mettre à jour.</p>",
+        "de" | "de-de" => {
+            "<p data-b=\"0\">Wir haben <a1>Version 2 des Tools veröffentlicht</a1>, die 40 % schneller ist: Führen Sie <code2/> aus, um es zu aktualisieren.</p>"
+        }
+        "es" | "es-es" => {
+            "<p data-b=\"0\">Hemos <a1>publicado la versión 2</a1> de la herramienta, un 40 % más rápida: ejecuta <code2/> para actualizarla.</p>"
+        }
+        "pt" | "pt-br" | "pt-pt" => "<p data-b=\"0\">Nós <a1>lançamos a versão 2</a1> da ferramenta, 40% mais rápida: execute <code2/> para atualizá-la.</p>",
+        "it" => "<p data-b=\"0\">Abbiamo <a1>rilasciato la versione 2</a1> dello strumento, più veloce del 40%: esegui <code2/> per aggiornarlo.</p>",
+        "ru" => "<p data-b=\"0\">Мы <a1>выпустили версию 2</a1> инструмента, которая на 40% быстрее: запустите <code2/>, чтобы обновить её.</p>",
+        _ => return None,
+    })
 }
 
 /// The instructions for a post's summary: in the target language, short, plain, and nothing the
@@ -191,11 +226,24 @@ pub fn reply_cut(reply: &str) -> bool {
 /// it): the whole reply is then that block. Anything else is read as the protocol says.
 pub fn read_reply(units: &[&Unit], content: &str) -> Vec<(usize, String)> {
     let blocks = parse_reply(content);
-    if blocks.is_empty() && units.len() == 1 {
+    if units.len() != 1 {
+        return blocks;
+    }
+    // One block asked for and one came back: it is that block, whatever number it carries (small
+    // models renumber it).
+    if let [(_, html)] = blocks.as_slice() {
+        return vec![(0, html.clone())];
+    }
+    if blocks.is_empty() {
         let closed = super::placeholders::close_markers(strip_fences(content));
         let text = closed.as_ref();
-        let text = if units[0].html.trim_start().starts_with('<') { text.to_string() } else { unwrap_block(text) };
-        if !text.is_empty() {
+        // A wrapper of its own (the block's element without its number) is taken off, unless the
+        // block's HTML is itself one such element.
+        let text = match single_block(text) {
+            Some((name, inner)) if single_block(&units[0].html).is_none_or(|(own, _)| own != name) => inner,
+            _ => text.to_string(),
+        };
+        if !text.trim().is_empty() {
             return vec![(0, crate::text::collapse_whitespace(&text))];
         }
     }
@@ -204,16 +252,15 @@ pub fn read_reply(units: &[&Unit], content: &str) -> Vec<(usize, String)> {
 
 /// `<p>text</p>` -> `text`: the reply wrapped the block in an element of its own (without the
 /// `data-b` number). Anything else is left as it is, for the checks to judge.
-fn unwrap_block(html: &str) -> String {
+/// HTML that is one block element and nothing else: (its name, its inner HTML).
+fn single_block(html: &str) -> Option<(String, String)> {
     let doc = scraper::Html::parse_fragment(html);
     let mut children = doc.root_element().children().filter(|n| !n.value().as_text().is_some_and(|t| t.trim().is_empty()));
-    if let (Some(only), None) = (children.next(), children.next())
-        && let Some(el) = scraper::ElementRef::wrap(only)
-        && matches!(el.value().name(), "p" | "div" | "h1" | "h2" | "h3" | "h4" | "h5" | "h6" | "li" | "blockquote" | "dd" | "dt" | "figcaption")
-    {
-        return el.inner_html();
-    }
-    html.to_string()
+    let (Some(only), None) = (children.next(), children.next()) else { return None };
+    let el = scraper::ElementRef::wrap(only)?;
+    let name = el.value().name();
+    matches!(name, "p" | "div" | "h1" | "h2" | "h3" | "h4" | "h5" | "h6" | "li" | "blockquote" | "dd" | "dt" | "figcaption")
+        .then(|| (name.to_string(), el.inner_html()))
 }
 
 /// Models like to wrap HTML in a Markdown code fence.
@@ -365,6 +412,15 @@ mod tests {
         let title = Unit::title("Things we learned");
         assert_eq!(read_reply(&[&title], "<p>我们学到的</p>"), [(0, "我们学到的".to_string())]);
         assert_eq!(read_reply(&[&title], "<p>一</p><p>二</p>"), [(0, "<p>一</p><p>二</p>".to_string())]);
+        // So is it from a block that begins with markup (a link, as a placeholder), unless the
+        // block is itself that element.
+        let linked = Unit::new("<a1>The rest</a1>. It is bland.".into(), Some("p".into()));
+        assert_eq!(read_reply(&[&linked], "<p><a1>其余部分</a1>。它很平淡。</p>"), [(0, "<a1>其余部分</a1>。它很平淡。".to_string())]);
+        let inner = Unit::new("<p>One paragraph</p>".into(), Some("div".into()));
+        assert_eq!(read_reply(&[&inner], "<p>一段</p>"), [(0, "<p>一段</p>".to_string())]);
+        // One block back for one asked is that block, renumbered or not; two are the protocol's.
+        assert_eq!(read_reply(&[&unit], "<p data-b=\"1\">你好 <b>世界</b></p>"), [(0, "你好 <b>世界</b>".to_string())]);
+        assert_eq!(read_reply(&[&unit], "<p data-b=\"0\">你好</p><p data-b=\"1\">世界</p>").len(), 2);
     }
 
     #[test]
@@ -376,6 +432,28 @@ mod tests {
         assert!(s.contains("into Simplified Chinese (zh-CN)"));
         assert!(s.contains("Never translate these terms: Claude."));
         assert!(s.contains("large language model = 大语言模型"));
+    }
+
+    #[test]
+    fn the_example_is_what_the_protocol_sends_and_its_replies_pass_the_checks() {
+        // The example block is the encoding of its source, so the form shown is the form sent.
+        let wire = super::super::placeholders::encode(EXAMPLE_SOURCE);
+        assert_eq!(format!("<p data-b=\"0\">{}</p>", wire.html), EXAMPLE_BLOCK);
+        // Each language's reply, its markup put back, is a translation the checks accept: the
+        // example never teaches what they refuse.
+        for lang in ["zh-CN", "zh-TW", "ja", "ko", "fr", "de", "es", "pt", "it", "ru"] {
+            let reply = example_reply(lang).expect(lang);
+            let blocks = parse_reply(reply);
+            assert_eq!(blocks.len(), 1, "{lang}");
+            let restored = super::super::placeholders::decode(&wire, &blocks[0].1);
+            let options = super::super::checks::CheckOptions { target_lang: lang.into(), ..Default::default() };
+            assert_eq!(super::super::checks::check_unit(EXAMPLE_SOURCE, &restored, &options), [], "{lang}: {restored}");
+            let s = system_message(lang, None, &BTreeMap::new(), &[], Protocol::Placeholders);
+            assert!(s.contains(reply) && s.contains(EXAMPLE_BLOCK), "{lang}");
+        }
+        // The markup protocol, and a language without one, get no example.
+        assert!(!system_message("zh-CN", None, &BTreeMap::new(), &[], Protocol::Markup).contains("example"));
+        assert!(!system_message("sv", None, &BTreeMap::new(), &[], Protocol::Placeholders).contains("example"));
     }
 
     #[test]

@@ -15,7 +15,7 @@ use super::breaker::{Breakers, Gate};
 use super::budget::{self, Bill, Ledger, Limits};
 use super::checks::{self, CheckOptions};
 use super::config::TranslatorConfig;
-use super::engine::{Engine, EngineError, Unusable, Usage};
+use super::engine::{Engine, EngineError, Sampling, Unusable, Usage};
 use super::prompt;
 use super::segment::{self, Segmented, Unit};
 use crate::config::{Config, TranslateMode};
@@ -88,6 +88,25 @@ struct Rejection {
     /// or it was asked in a batch (alone its context differs), or the engine samples. A greedy
     /// engine (temperature 0) asked the same single block again answers the same.
     again: bool,
+    /// Whether the engine that answered can sample (a chat engine): a greedy one can be asked
+    /// again with a temperature, for another answer.
+    can_sample: bool,
+}
+
+/// The temperature a greedy chat engine is asked again with when its own answer, and its repair,
+/// failed the checks (llama-server's default): different enough for another answer, and every
+/// answer is held to the same checks.
+pub const RESAMPLE_TEMPERATURE: f32 = 0.8;
+
+/// How a batch is asked for: the first time, or again after its one block's reply was rejected.
+#[derive(Debug, Clone, Default)]
+struct Ask {
+    /// Why the last reply was rejected, said to the engine (a repair).
+    repair: Option<String>,
+    /// Sampled at `RESAMPLE_TEMPERATURE` when the engine is greedy.
+    resample: bool,
+    /// The replies of this block rejected so far: the seed of a sampled request.
+    tries: u32,
 }
 
 /// How a post's summary came out.
@@ -386,18 +405,19 @@ impl Worker {
             by_lang.entry((t.lang.clone(), t.extra.clone())).or_default().push(t);
         }
         // Short posts share requests: the instructions are paid once per batch, not once per post.
-        let mut round: Vec<(Vec<Pending>, Option<String>)> = by_lang.into_values().flat_map(|group| self.batch(group)).map(|b| (b, None)).collect();
-        round.extend(bodies.into_values().flat_map(|units| self.batch(units)).map(|b| (b, None)));
+        let mut round: Vec<(Vec<Pending>, Ask)> = by_lang.into_values().flat_map(|group| self.batch(group)).map(|b| (b, Ask::default())).collect();
+        round.extend(bodies.into_values().flat_map(|units| self.batch(units)).map(|b| (b, Ask::default())));
 
         // Rounds: one stream of requests, titles first; blocks whose reply failed the checks go
         // again alone in the next round, until they pass or have used their attempts; then once
-        // more, told what was wrong (a repair), before they are rejected.
+        // more, told what was wrong (a repair); a greedy chat engine's block then goes on, told
+        // what was wrong and sampled, until it has had its attempts. Then it is rejected.
         let mut tries: HashMap<Key, u32> = HashMap::new();
         let mut repairs: std::collections::HashSet<Key> = std::collections::HashSet::new();
         while !round.is_empty() {
-            let ends: Vec<(Vec<Pending>, bool, BatchEnd)> = futures_util::stream::iter(round.into_iter().map(|(batch, repair)| async move {
-                let end = self.run_batch(&batch, repair.as_deref()).await;
-                (batch, repair.is_some(), end)
+            let ends: Vec<(Vec<Pending>, bool, BatchEnd)> = futures_util::stream::iter(round.into_iter().map(|(batch, ask)| async move {
+                let end = self.run_batch(&batch, &ask).await;
+                (batch, ask.repair.is_some(), end)
             }))
             .buffer_unordered(self.concurrency())
             .collect()
@@ -415,18 +435,24 @@ impl Worker {
                                     }
                                     done.insert(p.key(), t);
                                 }
-                                Err(Rejection { reason, again }) => {
+                                Err(Rejection { reason, again, can_sample }) => {
                                     let n = tries.entry(p.key()).or_insert(0);
                                     *n += 1;
+                                    let tries = *n;
                                     let repaired = repairs.contains(&p.key());
-                                    match after_rejection(again, *n, self.tcfg.block_attempts, repaired, self.is_stopping()) {
+                                    let can = Can { change: again, sample: can_sample };
+                                    match after_rejection(can, tries, self.tcfg.block_attempts, repaired, self.is_stopping()) {
                                         Step::Resend => {
                                             self.tally().units_resent += 1;
-                                            next.push((vec![p], None));
+                                            next.push((vec![p], Ask { tries, ..Ask::default() }));
                                         }
                                         Step::Repair => {
                                             repairs.insert(p.key());
-                                            next.push((vec![p], Some(reason)));
+                                            next.push((vec![p], Ask { repair: Some(reason), resample: false, tries }));
+                                        }
+                                        Step::Resample => {
+                                            self.tally().units_resent += 1;
+                                            next.push((vec![p], Ask { repair: Some(reason), resample: true, tries }));
                                         }
                                         Step::Reject => {
                                             tracing::warn!(entry = p.entry_id, unit = %p.unit.hash, %reason, "translation rejected");
@@ -697,11 +723,11 @@ impl Worker {
     /// Sends one batch to the first available engine of the chain and checks every block of the
     /// reply. Engine failures never reach the units: they pause the engine, and the batch goes to
     /// the next engine or waits for a probe.
-    /// `repair`: why the last translation of this (single) block was rejected, said to the engine.
-    async fn run_batch(&self, units: &[Pending], repair: Option<&str>) -> BatchEnd {
+    /// `ask`: how; a repair tells the engine why the last translation of this (single) block was rejected.
+    async fn run_batch(&self, units: &[Pending], ask: &Ask) -> BatchEnd {
         let lang = units[0].lang.clone();
         let mut system = prompt::system_message(&lang, units[0].extra.as_deref(), &self.tcfg.glossary, &self.tcfg.keep, self.tcfg.protocol);
-        if let Some(why) = repair {
+        if let Some(why) = &ask.repair {
             system.push_str(&prompt::repair_note(why));
         }
         let refs: Vec<&Unit> = units.iter().map(|p| &p.unit).collect();
@@ -716,7 +742,10 @@ impl Worker {
                 return BatchEnd::NotSent(NotSent::Budget(why));
             }
             let engine = &self.engines[i];
-            match self.call(engine, || engine.translate(&refs, &lang, &system)).await {
+            let configured = engine.configured_sampling();
+            let temperature = if ask.resample { configured.temperature.max(RESAMPLE_TEMPERATURE) } else { configured.temperature };
+            let sampling = Sampling { temperature, seed: ask.tries };
+            match self.call(engine, || engine.translate(&refs, &lang, &system, sampling)).await {
                 Ok(reply) => {
                     self.breakers.succeeded(i);
                     break (i, engine, reply);
@@ -739,23 +768,24 @@ impl Worker {
         let cut = reply.cut;
         let n = units.len();
         let samples = engine.config.temperature > 0.0 || n > 1;
+        let can_sample = engine.config.engine.get_ref().chats();
         let checked: Vec<Result<String, Rejection>> = tokio::task::spawn_blocking(move || {
             checks::match_blocks(n, &blocks, cut)
                 .into_iter()
                 .zip(&sources)
                 .map(|(block, source)| {
-                    let t = block.map_err(|p| Rejection { reason: p.to_string(), again: true })?;
+                    let t = block.map_err(|p| Rejection { reason: p.to_string(), again: true, can_sample })?;
                     let problems = checks::check_unit(source, &t, &options);
                     if problems.is_empty() {
                         Ok(t)
                     } else {
-                        Err(Rejection { reason: problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("; "), again: samples })
+                        Err(Rejection { reason: problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("; "), again: samples, can_sample })
                     }
                 })
                 .collect()
         })
         .await
-        .unwrap_or_else(|e| vec![Err(Rejection { reason: format!("checking failed: {e}"), again: true }); n]);
+        .unwrap_or_else(|e| vec![Err(Rejection { reason: format!("checking failed: {e}"), again: true, can_sample }); n]);
         let size = units.iter().map(|u| prompt::estimate_tokens(&u.unit.html)).sum();
         self.learn(i, n, size, checked.iter().filter(|r| r.is_err()).count());
         let rows: Vec<MemoryRow> = units
@@ -781,7 +811,7 @@ impl Worker {
             .unwrap_or_else(|e| Err(crate::store::StoreError::Open { path: "store".into(), message: e.to_string() }));
         if let Err(e) = stored {
             tracing::error!(error = %e, "cannot store translations");
-            return BatchEnd::Replied(vec![Err(Rejection { reason: format!("store: {e}"), again: false }); n]);
+            return BatchEnd::Replied(vec![Err(Rejection { reason: format!("store: {e}"), again: false, can_sample: false }); n]);
         }
         self.tally().units_translated += rows.len();
         self.metrics.units_translated.inc_by(rows.len() as u64);
@@ -996,22 +1026,35 @@ enum Step {
     Resend,
     /// Ask once more, saying what was wrong.
     Repair,
+    /// Ask again saying what was wrong, sampled (the engine is greedy, and its own answer failed).
+    Resample,
     /// Give up for this run.
     Reject,
 }
 
+/// What asking a block again can do, by its last reply and the engine that gave it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Can {
+    /// The same question can get another answer (see `Rejection::again`).
+    change: bool,
+    /// The engine can be asked with a temperature (a chat engine).
+    sample: bool,
+}
+
 /// After the `tries`-th rejected reply of a block: send it again while asking again can change the
-/// answer (`again`) and requests are left, then once repair it, then reject it. Nothing new is
-/// sent while the worker stops.
-fn after_rejection(again: bool, tries: u32, block_attempts: u32, repaired: bool, stopping: bool) -> Step {
+/// answer and requests are left, then once repair it. A greedy chat engine's block then has the
+/// rest of its requests sampled, each told what was wrong with the last: every block gets
+/// `block_attempts` requests and one repair, whatever the engine's temperature. Then reject it.
+/// Nothing new is sent while the worker stops.
+fn after_rejection(can: Can, tries: u32, block_attempts: u32, repaired: bool, stopping: bool) -> Step {
     if stopping {
         Step::Reject
-    } else if again && tries < block_attempts {
+    } else if repaired {
+        if can.sample && tries <= block_attempts { Step::Resample } else { Step::Reject }
+    } else if can.change && tries < block_attempts {
         Step::Resend
-    } else if !repaired {
-        Step::Repair
     } else {
-        Step::Reject
+        Step::Repair
     }
 }
 
@@ -1100,20 +1143,29 @@ mod tests {
     }
 
     #[test]
-    fn a_rejected_block_is_resent_then_repaired_then_rejected() {
-        // (asking again can change it, tries so far, repaired before, stopping) -> step, with 6 attempts
+    fn a_rejected_block_is_resent_then_repaired_then_resampled_then_rejected() {
+        // (asking again can change it, the engine samples, tries so far, repaired before, stopping) -> step, with 6 attempts
         let cases = [
-            (true, 1, false, false, Step::Resend),
-            (true, 5, false, false, Step::Resend),
-            (true, 6, false, false, Step::Repair),
-            // A greedy engine's answer to the same single block does not change: straight to repair.
-            (false, 1, false, false, Step::Repair),
-            (false, 2, true, false, Step::Reject),
-            (true, 7, true, false, Step::Reject),
-            (true, 1, false, true, Step::Reject),
+            (true, false, 1, false, false, Step::Resend),
+            (true, true, 5, false, false, Step::Resend),
+            (true, true, 6, false, false, Step::Repair),
+            // A greedy engine's answer to the same single block does not change: straight to repair,
+            (false, true, 2, false, false, Step::Repair),
+            // then, a chat engine, sampled until it has had 6 requests and the repair;
+            (false, true, 3, true, false, Step::Resample),
+            (true, true, 4, true, false, Step::Resample),
+            (false, true, 6, true, false, Step::Resample),
+            (false, true, 7, true, false, Step::Reject),
+            // an engine that cannot sample (DeepL) is rejected after its repair.
+            (false, false, 2, false, false, Step::Repair),
+            (false, false, 3, true, false, Step::Reject),
+            // A sampling engine had its 6 requests before the repair.
+            (true, true, 7, true, false, Step::Reject),
+            (true, true, 1, false, true, Step::Reject),
         ];
-        for (again, tries, repaired, stopping, want) in cases {
-            assert_eq!(after_rejection(again, tries, 6, repaired, stopping), want, "{again} {tries} {repaired} {stopping}");
+        for (change, sample, tries, repaired, stopping, want) in cases {
+            let can = Can { change, sample };
+            assert_eq!(after_rejection(can, tries, 6, repaired, stopping), want, "{can:?} {tries} {repaired} {stopping}");
         }
     }
 }
