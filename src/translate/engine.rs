@@ -157,7 +157,7 @@ impl Engine {
     }
 
     /// The sampling the engine is configured with (its temperature), first seed.
-    pub fn configured_sampling(&self) -> Sampling {
+    fn configured_sampling(&self) -> Sampling {
         Sampling { temperature: self.config.temperature, seed: 0 }
     }
 

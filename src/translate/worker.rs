@@ -96,7 +96,7 @@ struct Rejection {
 /// The temperature a greedy chat engine is asked again with when its own answer, and its repair,
 /// failed the checks (llama-server's default): different enough for another answer, and every
 /// answer is held to the same checks.
-pub const RESAMPLE_TEMPERATURE: f32 = 0.8;
+const RESAMPLE_TEMPERATURE: f32 = 0.8;
 
 /// How a batch is asked for: the first time, or again after its one block's reply was rejected.
 #[derive(Debug, Clone, Default)]
@@ -742,9 +742,8 @@ impl Worker {
                 return BatchEnd::NotSent(NotSent::Budget(why));
             }
             let engine = &self.engines[i];
-            let configured = engine.configured_sampling();
-            let temperature = if ask.resample { configured.temperature.max(RESAMPLE_TEMPERATURE) } else { configured.temperature };
-            let sampling = Sampling { temperature, seed: ask.tries };
+            let configured = engine.config.temperature;
+            let sampling = Sampling { temperature: if ask.resample { configured.max(RESAMPLE_TEMPERATURE) } else { configured }, seed: ask.tries };
             match self.call(engine, || engine.translate(&refs, &lang, &system, sampling)).await {
                 Ok(reply) => {
                     self.breakers.succeeded(i);
