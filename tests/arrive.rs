@@ -353,13 +353,7 @@ fn a_block_rejected_again_and_again_is_asked_for_as_often_as_it_can_change() {
             .iter()
             .map(|s| engine::system_message(s).contains("Your previous translation of this block was rejected: not translated (the source came back)"))
             .collect();
-        let sampling: Vec<(f64, Option<u64>)> = asked
-            .iter()
-            .map(|s| {
-                let body: serde_json::Value = serde_json::from_slice(&s.body).unwrap();
-                (body["temperature"].as_f64().unwrap(), body["seed"].as_u64())
-            })
-            .collect();
+        let sampling: Vec<(f64, Option<u64>)> = asked.iter().map(|s| engine::sampling(s)).collect();
         if temperature == "0" {
             assert_eq!(told, [false, false, true, true, true]);
             let temperatures: Vec<f64> = sampling.iter().map(|s| (s.0 * 10.0).round() / 10.0).collect();
@@ -385,8 +379,8 @@ fn a_greedy_engine_that_fails_a_block_gets_it_right_sampled() {
     feeds.feed("/feed", ATOM, &atom_feed(&sample_entries(2), false), "\"v1\"");
     let engine_server = Server::start();
     engine_server.route(CHAT, |req: &common::Seen, _: usize| {
-        let body: serde_json::Value = serde_json::from_slice(&req.body).unwrap();
-        let lucky = body["temperature"].as_f64().unwrap() > 0.0 && body["seed"].as_u64().is_some_and(|s| s % 2 == 0);
+        let (temperature, seed) = engine::sampling(req);
+        let lucky = temperature > 0.0 && seed.is_some_and(|s| s % 2 == 0);
         completion(&reply_html(&request_blocks(req), |h| if h.starts_with("Via ") && !lucky { h.to_string() } else { fake_translate(h) }), 10, 10)
     });
     let w = Workdir::new(&config_for(&[("simon", &feeds.url("/feed"))], &engine::translator_config(&engine_server.url("/v1"), "temperature = 0"), ""));

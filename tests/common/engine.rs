@@ -54,6 +54,12 @@ pub fn system_message(seen: &Seen) -> String {
     body["messages"][0]["content"].as_str().unwrap().to_string()
 }
 
+/// How a chat request asks to sample: (temperature, seed).
+pub fn sampling(seen: &Seen) -> (f64, Option<u64>) {
+    let body: Value = serde_json::from_slice(&seen.body).unwrap();
+    (body["temperature"].as_f64().expect("a temperature"), body["seed"].as_u64())
+}
+
 /// A reply made of (data-b, html) blocks.
 pub fn reply_html(blocks: &[(usize, String, String)], f: impl Fn(&str) -> String) -> String {
     blocks.iter().map(|(i, tag, html)| format!("<{tag} data-b=\"{i}\">{}</{tag}>\n", f(html))).collect()
