@@ -296,10 +296,13 @@ impl Fetcher {
     /// Reads a body, aborting as soon as it passes the cap. Decompressed bytes are what is counted.
     async fn read_body(&self, mut response: reqwest::Response) -> Result<Vec<u8>> {
         let max = self.limits.max_body_bytes;
-        if response.content_length().is_some_and(|n| n > max) && response.headers().get(header::CONTENT_ENCODING).is_none() {
+        // The length of an encoded body is that of its compressed bytes: no bound, no size to expect.
+        let length = response.content_length().filter(|_| response.headers().get(header::CONTENT_ENCODING).is_none());
+        if length.is_some_and(|n| n > max) {
             return Err(FetchError::TooLarge(max));
         }
-        let mut body = Vec::new();
+        // Room for the announced length at once (within the cap): no copies as the body grows.
+        let mut body = Vec::with_capacity(length.unwrap_or(0) as usize);
         while let Some(chunk) = response.chunk().await.map_err(|e| FetchError::Connect(error_chain(&e)))? {
             if body.len() as u64 + chunk.len() as u64 > max {
                 return Err(FetchError::TooLarge(max));

@@ -99,7 +99,7 @@ fn parse_with_feed_rs(body: &[u8], url: &str) -> Result<feed_rs::model::Feed> {
 /// one), when the document uses xml:base at all; feed-rs resolves links with it but not content.
 fn content_bases(body: &[u8], url: &str) -> Option<Vec<Option<url::Url>>> {
     const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
-    body.windows(8).position(|w| w == b"xml:base")?;
+    memchr::memmem::find(body, b"xml:base")?;
     // The strict parser refuses characters XML forbids; feed-rs read past them, so must this.
     let text = text::xml_safe(std::str::from_utf8(body).ok()?);
     let doc = roxmltree::Document::parse(&text).ok()?;
@@ -139,28 +139,32 @@ fn normalize(feed: feed_rs::model::Feed, url: &str, bases: Option<&[Option<url::
 
 /// One entry in polyfeed's terms. URLs in its content are made absolute against its xml:base,
 /// else its link, else the feed's URL: what a reader resolves them against.
-fn normalize_entry(e: feed_rs::model::Entry, feed_url: Option<&url::Url>, xml_base: Option<&url::Url>) -> Entry {
+fn normalize_entry(mut e: feed_rs::model::Entry, feed_url: Option<&url::Url>, xml_base: Option<&url::Url>) -> Entry {
     let href = e.links.iter().find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate")).or(e.links.first()).map(|l| l.href.trim());
     // The link resolved once: the entry's link, and the base of its content.
     let joined = href.and_then(|h| feed_url?.join(h).ok());
     let link = joined.as_ref().map(|u| u.to_string()).or_else(|| href.map(str::to_string));
     let link_url = joined.or_else(|| url::Url::parse(href?).ok());
     let title = e.title.as_ref().map(text_of).unwrap_or_default();
+    // The content is taken from feed-rs, not copied, and copied again only where a pass changes it.
     let content = e
         .content
-        .as_ref()
+        .take()
         .and_then(|c| {
-            let body = c.body.as_deref().filter(|b| !b.trim().is_empty())?;
+            let body = c.body.filter(|b| !b.trim().is_empty())?;
             // Text content (a JSON Feed's content_text) is text, not markup.
-            Some(if c.content_type.subty().as_str() == "plain" { plain_to_html(body) } else { body.to_string() })
+            Some(if c.content_type.subty().as_str() == "plain" { plain_to_html(&body) } else { body })
         })
-        .or_else(|| e.summary.as_ref().map(text_as_html))
-        .or_else(|| e.media.iter().find_map(|m| m.description.as_ref().map(text_as_html)))
-        .map(|c| text::xml_safe(&text::tame(&c)).into_owned())
+        .or_else(|| e.summary.take().map(text_into_html))
+        .or_else(|| e.media.iter_mut().find_map(|m| m.description.take().map(text_into_html)))
+        .map(|c| {
+            let c = changed(text::tame(&c)).unwrap_or(c);
+            changed(text::xml_safe(&c)).unwrap_or(c)
+        })
         .unwrap_or_default();
     let base = xml_base.or(link_url.as_ref()).or(feed_url);
     let content = match base {
-        Some(base) => text::absolute_urls(&content, base).into_owned(),
+        Some(base) => changed(text::absolute_urls(&content, base)).unwrap_or(content),
         None => content,
     };
     let mut categories: Vec<String> = Vec::new();
@@ -214,8 +218,16 @@ fn text_of(t: &feed_rs::model::Text) -> String {
 }
 
 /// A summary as HTML: plain-text summaries are escaped and their paragraphs kept.
-fn text_as_html(t: &feed_rs::model::Text) -> String {
-    if t.content_type.subty().as_str() == "plain" { plain_to_html(&t.content) } else { t.content.clone() }
+fn text_into_html(t: feed_rs::model::Text) -> String {
+    if t.content_type.subty().as_str() == "plain" { plain_to_html(&t.content) } else { t.content }
+}
+
+/// What a pass that may leave its input as it is made of it: None when it changed nothing.
+fn changed(pass: std::borrow::Cow<'_, str>) -> Option<String> {
+    match pass {
+        std::borrow::Cow::Borrowed(_) => None,
+        std::borrow::Cow::Owned(s) => Some(s),
+    }
 }
 
 /// Plain text as HTML paragraphs (blank lines separate them).
@@ -261,7 +273,7 @@ fn parse_with_rss_crate(body: &[u8], url: &str) -> Vec<Entry> {
 fn count_items(body: &[u8]) -> usize {
     let mut n = 0;
     let mut i = 0;
-    while let Some(pos) = memchr(b'<', &body[i..]) {
+    while let Some(pos) = memchr::memchr(b'<', &body[i..]) {
         let rest = &body[i + pos + 1..];
         let name_end = rest.iter().position(|b| b.is_ascii_whitespace() || *b == b'>' || *b == b'/').unwrap_or(rest.len());
         let name = &rest[..name_end];
@@ -272,10 +284,6 @@ fn count_items(body: &[u8]) -> usize {
         i += pos + 1;
     }
     n
-}
-
-fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
-    haystack.iter().position(|b| *b == needle)
 }
 
 fn trim_start(body: &[u8]) -> &[u8] {
