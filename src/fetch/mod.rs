@@ -301,8 +301,10 @@ impl Fetcher {
         if length.is_some_and(|n| n > max) {
             return Err(FetchError::TooLarge(max));
         }
-        // Room for the announced length at once (within the cap): no copies as the body grows.
-        let mut body = Vec::with_capacity(length.unwrap_or(0) as usize);
+        // Room for the announced length at once, no copies as the body grows; at most a few MiB,
+        // so that a server announcing more than it sends reserves no more than that.
+        const RESERVE_AT_MOST: u64 = 4 << 20;
+        let mut body = Vec::with_capacity(length.unwrap_or(0).min(RESERVE_AT_MOST) as usize);
         while let Some(chunk) = response.chunk().await.map_err(|e| FetchError::Connect(error_chain(&e)))? {
             if body.len() as u64 + chunk.len() as u64 > max {
                 return Err(FetchError::TooLarge(max));
