@@ -97,25 +97,6 @@ impl fmt::Display for Problem {
     }
 }
 
-impl Problem {
-    /// A fault of the markup: a tag, link, image or code of the source changed. With the
-    /// placeholders protocol, these are what `placeholders::faults` says in the model's terms.
-    pub fn of_markup(&self) -> bool {
-        matches!(self, Problem::Tags { .. } | Problem::Link { .. } | Problem::Code(_))
-    }
-
-    /// A fault a translation can be mended in, word by word: markup, a number, a URL or a term
-    /// left out or changed. Not a reply that is missing, cut, untranslated, in another language,
-    /// or short of a sentence: those need the block translated again.
-    pub fn mendable(&self) -> bool {
-        self.of_markup()
-            || matches!(
-                self,
-                Problem::Number(_) | Problem::AddedNumber(_) | Problem::Url(_) | Problem::Keep(_) | Problem::Glossary { .. } | Problem::AddedUrl(_)
-            )
-    }
-}
-
 /// Bounds and terms the checks use.
 #[derive(Debug, Clone)]
 pub struct CheckOptions {

@@ -29,9 +29,6 @@ pub struct Reply {
     pub usage: Usage,
     /// The reply stops inside its last block (cut off on the way): that block is not trusted.
     pub cut: bool,
-    /// The blocks as the engine wrote them, when `blocks` are them with their placeholders put
-    /// back (the placeholders protocol); empty otherwise.
-    pub written: Vec<(usize, String)>,
 }
 
 /// How a chat engine chooses the words of one reply.
@@ -183,7 +180,6 @@ impl Engine {
             EngineKind::Local => self.local(&refs, system, sampling, None).await?,
             _ => self.openai(&refs, system, sampling, prompt::reply_budget(&refs)).await?,
         };
-        reply.written = reply.blocks.clone();
         for (id, html) in &mut reply.blocks {
             if let Some(wire) = wires.get(*id) {
                 *html = placeholders::decode(wire, html);
@@ -232,7 +228,7 @@ impl Engine {
         })
         .await
         .map_err(|e| EngineError::Malformed(format!("reading the reply failed: {e}")))?;
-        Ok(Reply { blocks, usage, cut, written: Vec::new() })
+        Ok(Reply { blocks, usage, cut })
     }
 
     /// `max_tokens`: the reply's budget, else the local engine's own for a translation.
@@ -316,7 +312,7 @@ fn array_reply(units: &[&Unit], texts: impl Iterator<Item = String>) -> Reply {
     let blocks: Vec<(usize, String)> = texts.enumerate().map(|(i, t)| (i, crate::text::collapse_whitespace(&t))).collect();
     let prompt_tokens = units.iter().map(|u| estimate_tokens(&u.html) as u64).sum();
     let completion_tokens = blocks.iter().map(|(_, t)| estimate_tokens(t) as u64).sum();
-    Reply { blocks, usage: Usage { prompt_tokens, completion_tokens, estimated: true }, cut: false, written: Vec::new() }
+    Reply { blocks, usage: Usage { prompt_tokens, completion_tokens, estimated: true }, cut: false }
 }
 
 fn transport(e: reqwest::Error) -> EngineError {

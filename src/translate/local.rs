@@ -219,7 +219,7 @@ mod imp {
                     blocks.push((i, html));
                 }
             }
-            Ok(Reply { blocks, usage, cut: false, written: Vec::new() })
+            Ok(Reply { blocks, usage, cut: false })
         }
     }
 

@@ -19,8 +19,8 @@ const VOID: &[&str] = &["img", "br", "wbr", "input", "source", "track", "embed",
 /// What a marker stands for.
 #[derive(Debug, Clone, PartialEq)]
 enum Marker {
-    /// A pair: the original start tag (the end tag is `</name>`), and the text it goes around.
-    Pair { name: String, start: String, text: String },
+    /// A pair: the original start tag; the end tag is `</name>`.
+    Pair { name: String, start: String },
     /// A whole element (code, an image), content included.
     Whole { name: String, html: String },
 }
@@ -72,8 +72,7 @@ fn encode_node(node: NodeRef<Node>, wire: &mut Wire) {
             } else if VOID.contains(&name.as_str()) {
                 let _ = write!(wire.html, "<{name}>");
             } else if has_attrs {
-                let text = scraper::ElementRef::wrap(node).map(|el| el.text().collect::<String>()).unwrap_or_default();
-                wire.markers.push(Marker::Pair { name: name.clone(), start: start_tag(e), text: crate::text::collapse_whitespace(&text) });
+                wire.markers.push(Marker::Pair { name: name.clone(), start: start_tag(e) });
                 let n = wire.markers.len();
                 let _ = write!(wire.html, "<{name}{n}>");
                 for child in node.children() {
@@ -170,55 +169,6 @@ pub fn decode(wire: &Wire, reply: &str) -> String {
     out
 }
 
-/// What a block written by a model (`written`, its inner HTML as the reply parser serialized it)
-/// did wrong with the placeholders and tags of `wire`, said in the terms the model saw: a marker
-/// left out or written more than once, a tag such as `<strong>` written a different number of
-/// times. The checks judge the restored block; this tells the model what to fix in its own.
-pub fn faults(wire: &Wire, written: &str) -> Vec<String> {
-    let mut markers = vec![0usize; wire.markers.len()];
-    let mut tags: std::collections::BTreeMap<String, (usize, usize)> = std::collections::BTreeMap::new();
-    for (html, sent) in [(wire.html.as_str(), true), (written, false)] {
-        for tag in start_tags(html) {
-            match marker_of(wire, tag) {
-                Some((_, n)) if !sent => markers[n - 1] += 1,
-                Some(_) => {}
-                None => {
-                    let name = tag[1..].split(|c: char| c.is_whitespace() || c == '/' || c == '>').next().unwrap_or("").to_ascii_lowercase();
-                    let counts = tags.entry(name).or_default();
-                    if sent { counts.0 += 1 } else { counts.1 += 1 }
-                }
-            }
-        }
-    }
-    let mut out = Vec::new();
-    for (i, (marker, seen)) in wire.markers.iter().zip(markers).enumerate() {
-        let n = i + 1;
-        let name = marker.name();
-        match (marker, seen) {
-            (Marker::Pair { text, .. }, 0) => out.push(format!("<{name}{n}>…</{name}{n}> is missing: put it around the words that translate \"{text}\"")),
-            (Marker::Whole { .. }, 0) => {
-                out.push(format!("<{name}{n}/> is missing: it stands for {} and must stay in the sentence", if name == "img" { "an image" } else { "code" }))
-            }
-            (_, 1) => {}
-            (_, k) => out.push(format!("<{name}{n}> is there {k} times: keep it exactly once")),
-        }
-    }
-    for (name, (sent, back)) in tags.into_iter().filter(|(name, (sent, back))| sent != back && !name.is_empty()) {
-        out.push(format!("<{name}> is there {back} times: the block has it {sent} times"));
-    }
-    out
-}
-
-/// The start tags (and self-closing tags) of `html`, in order: `<name ...>`.
-fn start_tags(html: &str) -> impl Iterator<Item = &str> {
-    html.match_indices('<').filter_map(move |(at, _)| {
-        let tail = &html[at..];
-        let end = tail.find('>')?;
-        let tag = &tail[..=end];
-        tag[1..].starts_with(|c: char| c.is_ascii_alphabetic()).then_some(tag)
-    })
-}
-
 /// `<name7 ...>`, `</name7>` or `<name7/>` naming marker 7 of `wire`: (closing, 7).
 fn marker_of(wire: &Wire, tag: &str) -> Option<(bool, usize)> {
     let inner = tag.strip_prefix('<')?.strip_suffix('>')?;
@@ -287,28 +237,6 @@ mod tests {
         assert_eq!(decode(&wire, "<code2>y</code2>和<a1 href=\"https://evil.example/\">这</a1>"), "<code>x</code>和<a href=\"https://e.org/\">这</a>");
         // A marker dropped: the link is lost, and the checks will say so.
         assert_eq!(decode(&wire, "看这个和<code2></code2>。"), "看这个和<code>x</code>。");
-    }
-
-    #[test]
-    fn faults_are_said_in_the_placeholders_the_model_saw() {
-        let html = "I wrote <a href=\"https://simonwillison.net/2024/\">about  this</a> in <strong>May</strong>, see <a href=\"https://e.org/\">the notes</a> and <code>llm -m x</code>.";
-        let wire = encode(html);
-        assert_eq!(wire.html, "I wrote <a1>about  this</a1> in <strong>May</strong>, see <a2>the notes</a2> and <code3/>.");
-        // Everything kept (as the reply parser serializes it): nothing to say.
-        assert!(faults(&wire, "我在<strong>五月</strong><a1>写过这个</a1>，见<a2>笔记</a2>和<code3></code3>。").is_empty());
-        // A pair and the code left out, <strong> dropped: said by marker and by the words the pair goes around, never by URL.
-        let said = faults(&wire, "我在五月<a1>写过这个</a1>，见笔记。");
-        assert_eq!(
-            said,
-            [
-                "<a2>…</a2> is missing: put it around the words that translate \"the notes\"",
-                "<code3/> is missing: it stands for code and must stay in the sentence",
-                "<strong> is there 0 times: the block has it 1 times",
-            ]
-        );
-        assert!(said.iter().all(|s| !s.contains("https://") && !s.contains("llm -m")), "{said:?}");
-        // A marker written twice.
-        assert_eq!(faults(&wire, "<a1>我</a1><a1>写</a1><strong>五月</strong><a2>笔记</a2><code3></code3>"), ["<a1> is there 2 times: keep it exactly once"]);
     }
 
     #[test]

@@ -16,7 +16,6 @@ use super::budget::{self, Bill, Ledger, Limits};
 use super::checks::{self, CheckOptions};
 use super::config::TranslatorConfig;
 use super::engine::{Engine, EngineError, Sampling, Unusable, Usage};
-use super::placeholders;
 use super::prompt;
 use super::segment::{self, Segmented, Unit};
 use crate::config::{Config, TranslateMode};
@@ -85,12 +84,6 @@ impl std::fmt::Display for Miss {
 #[derive(Debug, Clone)]
 struct Rejection {
     reason: String,
-    /// What the engine is told when it is asked again: the reason, in the terms of what it was
-    /// sent (its placeholders, not the URLs it never saw).
-    note: String,
-    /// The reply's block as the engine wrote it, when what was wrong can be mended in it: shown
-    /// to the engine when it is asked again.
-    draft: Option<String>,
     /// Whether asking again can give another answer: the block came back missing, cut or twice,
     /// or it was asked in a batch (alone its context differs), or the engine samples. A greedy
     /// engine (temperature 0) asked the same single block again answers the same.
@@ -110,8 +103,6 @@ const RESAMPLE_TEMPERATURE: f32 = 0.8;
 struct Ask {
     /// Why the last reply was rejected, said to the engine (a repair).
     repair: Option<String>,
-    /// The last reply, to be mended rather than translated again (see `Rejection::draft`).
-    draft: Option<String>,
     /// Sampled at `RESAMPLE_TEMPERATURE` when the engine is greedy.
     resample: bool,
     /// The replies of this block rejected so far: the seed of a sampled request.
@@ -444,7 +435,7 @@ impl Worker {
                                     }
                                     done.insert(p.key(), t);
                                 }
-                                Err(Rejection { reason, note, draft, again, can_sample }) => {
+                                Err(Rejection { reason, again, can_sample }) => {
                                     let n = tries.entry(p.key()).or_insert(0);
                                     *n += 1;
                                     let tries = *n;
@@ -457,11 +448,11 @@ impl Worker {
                                         }
                                         Step::Repair => {
                                             repairs.insert(p.key());
-                                            next.push((vec![p], Ask { repair: Some(note), draft, resample: false, tries }));
+                                            next.push((vec![p], Ask { repair: Some(reason), resample: false, tries }));
                                         }
                                         Step::Resample => {
                                             self.tally().units_resent += 1;
-                                            next.push((vec![p], Ask { repair: Some(note), draft, resample: true, tries }));
+                                            next.push((vec![p], Ask { repair: Some(reason), resample: true, tries }));
                                         }
                                         Step::Reject => {
                                             tracing::warn!(entry = p.entry_id, unit = %p.unit.hash, %reason, "translation rejected");
@@ -736,10 +727,8 @@ impl Worker {
     async fn run_batch(&self, units: &[Pending], ask: &Ask) -> BatchEnd {
         let lang = units[0].lang.clone();
         let mut system = prompt::system_message(&lang, units[0].extra.as_deref(), &self.tcfg.glossary, &self.tcfg.keep, self.tcfg.protocol);
-        match (&ask.repair, &ask.draft) {
-            (Some(why), Some(draft)) if units.len() == 1 => system.push_str(&prompt::repair_note_with_draft(why, &units[0].unit, draft)),
-            (Some(why), _) => system.push_str(&prompt::repair_note(why)),
-            (None, _) => {}
+        if let Some(why) = &ask.repair {
+            system.push_str(&prompt::repair_note(why));
         }
         let refs: Vec<&Unit> = units.iter().map(|p| &p.unit).collect();
         let (i, engine, reply) = loop {
@@ -775,7 +764,6 @@ impl Worker {
         // flight are not held up while this reply is read.
         let sources: Vec<String> = units.iter().map(|u| u.unit.html.clone()).collect();
         let blocks = reply.blocks;
-        let written = reply.written;
         let cut = reply.cut;
         let n = units.len();
         let samples = engine.config.temperature > 0.0 || n > 1;
@@ -784,25 +772,19 @@ impl Worker {
             checks::match_blocks(n, &blocks, cut)
                 .into_iter()
                 .zip(&sources)
-                .enumerate()
-                .map(|(id, (block, source))| {
-                    let t = block.map_err(|p| Rejection { reason: p.to_string(), note: p.to_string(), draft: None, again: true, can_sample })?;
+                .map(|(block, source)| {
+                    let t = block.map_err(|p| Rejection { reason: p.to_string(), again: true, can_sample })?;
                     let problems = checks::check_unit(source, &t, &options);
                     if problems.is_empty() {
-                        return Ok(t);
+                        Ok(t)
+                    } else {
+                        Err(Rejection { reason: problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("; "), again: samples, can_sample })
                     }
-                    let reason = problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("; ");
-                    let written = written.iter().find(|(i, _)| *i == id).map(|(_, w)| w.as_str());
-                    let (note, draft) = engine_note(&problems, source, written);
-                    Err(Rejection { note: note.unwrap_or_else(|| reason.clone()), reason, draft, again: samples, can_sample })
                 })
                 .collect()
         })
         .await
-        .unwrap_or_else(|e| {
-            let reason = format!("checking failed: {e}");
-            vec![Err(Rejection { note: reason.clone(), reason, draft: None, again: true, can_sample }); n]
-        });
+        .unwrap_or_else(|e| vec![Err(Rejection { reason: format!("checking failed: {e}"), again: true, can_sample }); n]);
         let size = units.iter().map(|u| prompt::estimate_tokens(&u.unit.html)).sum();
         self.learn(i, n, size, checked.iter().filter(|r| r.is_err()).count());
         let rows: Vec<MemoryRow> = units
@@ -828,8 +810,7 @@ impl Worker {
             .unwrap_or_else(|e| Err(crate::store::StoreError::Open { path: "store".into(), message: e.to_string() }));
         if let Err(e) = stored {
             tracing::error!(error = %e, "cannot store translations");
-            let reason = format!("store: {e}");
-            return BatchEnd::Replied(vec![Err(Rejection { note: reason.clone(), reason, draft: None, again: false, can_sample: false }); n]);
+            return BatchEnd::Replied(vec![Err(Rejection { reason: format!("store: {e}"), again: false, can_sample: false }); n]);
         }
         self.tally().units_translated += rows.len();
         self.metrics.units_translated.inc_by(rows.len() as u64);
@@ -1037,25 +1018,6 @@ fn conclude(plan: &Plan, done: &HashMap<Key, String>, missed: &HashMap<Key, Miss
     }
 }
 
-/// What an engine is told about its rejected translation of `source` when it is asked again, and
-/// the draft it is shown to mend. `written`: its block as it wrote it, when it was sent with
-/// placeholders: then the faults of the markup are said in the placeholders' terms (`<a2>` is
-/// missing, around which words), not in the URLs and code it never saw. The draft is shown when
-/// every problem can be mended in it. (None, None): tell it the checks' reason, no draft.
-fn engine_note(problems: &[checks::Problem], source: &str, written: Option<&str>) -> (Option<String>, Option<String>) {
-    let Some(written) = written else {
-        return (None, None);
-    };
-    let mut said = placeholders::faults(&placeholders::encode(source), written);
-    if said.is_empty() && problems.iter().any(checks::Problem::of_markup) {
-        // Markup the placeholders do not account for: the checks' own words.
-        return (None, None);
-    }
-    said.extend(problems.iter().filter(|p| !p.of_markup()).map(|p| p.to_string()));
-    let draft = problems.iter().all(checks::Problem::mendable).then(|| written.to_string());
-    (Some(said.join("; ")), draft)
-}
-
 /// What to do with a block whose reply failed the checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Step {
@@ -1177,36 +1139,6 @@ mod tests {
         let done: HashMap<Key, String> = p.units().skip(1).map(|u| (key(u), "译".to_string())).collect();
         let missed: HashMap<Key, Miss> = p.title.iter().map(|t| (key(t), Miss::Rejected("not in the target language".into()))).collect();
         assert!(matches!(conclude(&p, &done, &missed, &PARTIAL, 0, 0.0), JobEnd::Retry { .. }));
-    }
-
-    #[test]
-    fn an_engine_is_told_what_it_got_wrong_in_what_it_saw_and_shown_a_draft_it_can_mend() {
-        let options = CheckOptions { target_lang: "zh-CN".into(), ..Default::default() };
-        let source = "In 2024 I wrote <a href=\"https://simonwillison.net/2024/Mar/8/gpt-4-barrier/\">about the GPT-4 barrier</a> and <a href=\"https://e.org/\">the arena</a> in detail.";
-        // The model dropped the second pair: the checks see a lost URL, the model is told about <a2>.
-        let written = "2024 年我详细写过<a1>关于 GPT-4 壁垒</a1>和竞技场。";
-        let restored = placeholders::decode(&placeholders::encode(source), written);
-        let problems = checks::check_unit(source, &restored, &options);
-        assert!(problems.iter().any(|p| p.to_string().contains("https://e.org/")), "{problems:?}");
-        let (note, draft) = engine_note(&problems, source, Some(written));
-        let note = note.expect("a note in the placeholders' terms");
-        assert!(note.contains("<a2>…</a2> is missing") && note.contains("\"the arena\""), "{note}");
-        assert!(!note.contains("https://"), "the model never saw a URL: {note}");
-        assert_eq!(draft.as_deref(), Some(written), "a lost pair can be mended in the draft");
-        // A number dropped as well: still mendable, and said.
-        let written = "我详细写过<a1>关于 GPT-4 壁垒</a1>和竞技场。";
-        let problems = checks::check_unit(source, &placeholders::decode(&placeholders::encode(source), written), &options);
-        let (note, draft) = engine_note(&problems, source, Some(written));
-        assert!(note.as_deref().is_some_and(|n| n.contains("number 2024 missing") && n.contains("<a2>")), "{note:?}");
-        assert!(draft.is_some());
-        // English back: no draft to mend, the block is translated again.
-        let written = "In 2024 I wrote <a1>about the GPT-4 barrier</a1> and <a2>the arena</a2> in detail.";
-        let problems = checks::check_unit(source, &placeholders::decode(&placeholders::encode(source), written), &options);
-        assert!(!problems.is_empty());
-        let (note, draft) = engine_note(&problems, source, Some(written));
-        assert!(note.is_some() && draft.is_none(), "{note:?} {draft:?}");
-        // Sent as HTML (the markup protocol): the checks' reason as it is, no draft.
-        assert_eq!(engine_note(&problems, source, None), (None, None));
     }
 
     #[test]
