@@ -52,6 +52,19 @@ pub struct Detection<'a> {
     pub gone: Vec<i64>,
 }
 
+impl Detected<'_> {
+    /// The content the store keeps: the page's full text, else the feed's, for an entry that goes
+    /// on the queue; nothing for one that is only recorded (past `backfill`, refused by the
+    /// filters), which is never read: its text hash tells an edit, and an edit brings its content
+    /// again. (Most of a feed's first fetch is such entries.)
+    pub fn stored_content(&self) -> &str {
+        if !self.queue {
+            return "";
+        }
+        self.full_text.as_deref().unwrap_or(&self.entry.content)
+    }
+}
+
 impl Detection<'_> {
     pub fn count(&self, f: impl Fn(&Detected) -> bool) -> usize {
         self.items.iter().filter(|d| f(d)).count()

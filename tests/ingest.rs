@@ -41,6 +41,39 @@ fn first_fetch_queues_the_backfill_and_the_second_is_conditional() {
 }
 
 #[test]
+fn entries_past_the_backfill_are_recorded_without_their_content_until_an_edit_queues_them() {
+    let server = Server::start();
+    let mut entries = sample_entries(30);
+    server.feed("/feed", ATOM, &atom_feed(&entries, false), "\"v1\"");
+    let w = Workdir::new(&config_for(&[("f", &server.url("/feed"))], "", ""));
+    assert_eq!(no_translate(&w, &[]).code, 0);
+    let db = || rusqlite::Connection::open(w.path().join("cache/polyfeed.sqlite")).unwrap();
+    let kept = |slug: &str| -> String { db().query_row("SELECT content FROM entries WHERE link LIKE ?1", [format!("%/{slug}/")], |r| r.get(0)).unwrap() };
+    // The 10 queued keep their content; the 20 only recorded (older than the backfill) keep their
+    // identity and text hash, not their content: nothing would ever read it.
+    let queued_with_content: i64 =
+        db().query_row("SELECT count(*) FROM entries e JOIN queue q ON q.entry_id = e.id WHERE e.content <> ''", [], |r| r.get(0)).unwrap();
+    let recorded_empty: i64 = db()
+        .query_row(
+            "SELECT count(*) FROM entries e WHERE e.content = '' AND e.text_hash <> '' AND NOT EXISTS (SELECT 1 FROM queue q WHERE q.entry_id = e.id)",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!((queued_with_content, recorded_empty), (10, 20));
+    assert_eq!(kept("post-20"), "");
+
+    // Seen again unchanged, they stay as they are; an edit to one of them queues it with its content.
+    let run = no_translate(&w, &["--force"]);
+    assert!(run.stdout.contains("0 new, 0 updated, 0 queued"), "{}", run.stdout);
+    entries[20].html.push_str("<p>An update with a new paragraph.</p>");
+    server.feed("/feed", ATOM, &atom_feed(&entries, false), "\"v2\"");
+    let run = no_translate(&w, &[]);
+    assert!(run.stdout.contains("0 new, 1 updated, 1 queued"), "{}", run.stdout);
+    assert!(kept("post-20").contains("An update with a new paragraph."), "{}", kept("post-20"));
+}
+
+#[test]
 fn last_modified_is_sent_back() {
     let server = Server::start();
     let body = atom_feed(&sample_entries(2), false);
