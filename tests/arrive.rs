@@ -286,16 +286,20 @@ fn partial_posts_need_more_than_the_share_and_are_counted_apart() {
 
 #[test]
 fn a_repair_round_tells_the_engine_what_was_wrong_and_counts() {
-    // The engine drops the link of one block unless told that it did.
+    // The engine drops the link of one block (it sees `[Hacker News](1)`) unless told that it did.
     let feeds = Server::start();
     feeds.feed("/feed", ATOM, &atom_feed(&sample_entries(2), false), "\"v1\"");
     let engine_server = Server::start();
     engine_server.route(CHAT, |req: &common::Seen, _: usize| {
         let told = engine::system_message(req).contains("previous translation of this block was rejected");
+        let unlinked = regex::Regex::new(r"\[([^\]]*)\]\([0-9]+\)").unwrap();
         completion(
-            &reply_html(&request_blocks(req), |h| {
-                if h.starts_with("Via ") && !told { fake_translate(&polyfeed::text::html_to_plain(h)) } else { fake_translate(h) }
-            }),
+            &reply_html(
+                &request_blocks(req),
+                |h| {
+                    if h.starts_with("Via ") && !told { fake_translate(&unlinked.replace_all(h, "$1")) } else { fake_translate(h) }
+                },
+            ),
             10,
             10,
         )
@@ -306,6 +310,13 @@ fn a_repair_round_tells_the_engine_what_was_wrong_and_counts() {
     assert_eq!(run.code, 0, "{run:?}");
     assert!(run.stdout.contains(" 1 repaired,"), "{}", run.stdout);
     assert_stored_faithfully(&w);
+    // The repair names the link as the engine saw it, and the words it goes around; never the URL
+    // it was not sent.
+    let repairs: Vec<String> =
+        engine_server.seen(CHAT).iter().map(engine::system_message).filter(|s| s.contains("previous translation of this block was rejected")).collect();
+    assert_eq!(repairs.len(), 1);
+    assert!(repairs[0].contains("rejected: […](1) is missing: put it around the words that translate \"Hacker News\"."), "{}", repairs[0]);
+    assert!(!repairs[0].contains("news.ycombinator.com"), "{}", repairs[0]);
 }
 
 #[test]

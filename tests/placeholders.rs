@@ -123,8 +123,8 @@ fn a_marker_dropped_or_invented_is_caught_and_repaired() {
     };
     feeds.feed("/blog", "application/atom+xml", &common::atom_feed(&[post], false), "\"v1\"");
     let engine_server = Server::start();
-    // First replies: the link of the first block dropped, the second block's marker renumbered.
-    // Told what was wrong (a repair), it answers well.
+    // First replies: the link of the first block dropped, the second block's link written as a
+    // marker it never had. Told what was wrong (a repair), it answers well.
     engine_server.route(CHAT, |req, _| {
         let blocks = request_blocks(req);
         let repair = system_message(req).contains("was rejected");
@@ -132,8 +132,8 @@ fn a_marker_dropped_or_invented_is_caught_and_repaired() {
             let good = fake_translate(html);
             match (repair, html.contains("<code")) {
                 (true, _) => good,
-                (false, true) => good.replace("<a2>", "").replace("</a2>", ""),
-                (false, false) => good.replace("a1>", "a5>"),
+                (false, true) => good.replace('[', "").replace("](2)", ""),
+                (false, false) => good.replace('[', "<a5>").replace("](1)", "</a5>"),
             }
         });
         completion(&content, 100, 50)
@@ -144,8 +144,13 @@ fn a_marker_dropped_or_invented_is_caught_and_repaired() {
     assert!(done.stdout.contains("2 repaired"), "{}", done.stdout);
     let repairs: Vec<String> = engine_server.seen(CHAT).iter().map(system_message).filter(|s| s.contains("was rejected")).collect();
     assert_eq!(repairs.len(), 2);
-    assert!(repairs.iter().any(|s| s.contains("link(s) lost")), "{repairs:?}");
-    assert!(repairs.iter().any(|s| s.contains("markup changed")), "{repairs:?}");
+    // Said as the engine saw the links, never with their URLs.
+    assert!(repairs.iter().any(|s| s.contains("rejected: […](2) is missing: put it around the words that translate \"the documentation\".")), "{repairs:?}");
+    assert!(
+        repairs.iter().any(|s| s.contains("rejected: […](1) is missing: put it around the words that translate \"the plugins\"; markup changed")),
+        "{repairs:?}"
+    );
+    assert!(repairs.iter().all(|s| !s.contains("llm.datasette.io") && !s.contains("example.org")), "{repairs:?}");
     let atom = std::fs::read_to_string(w.path().join("output/blog/zh-CN/atom.xml")).unwrap();
     for kept in ["https://llm.datasette.io/", "https://example.org/plugins", "pip install llm"] {
         assert!(atom.matches(kept).count() >= 2, "{kept} in the original and the translation");

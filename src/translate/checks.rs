@@ -206,7 +206,7 @@ pub fn check_unit(source_html: &str, translated_html: &str, options: &CheckOptio
     } else if src_end == Ending::Colon && tr_end != Ending::Colon {
         problems.push(Problem::AfterColon);
     }
-    let (s_src, s_tr) = (sentences(&src.prose), sentences(&tr.prose));
+    let (s_src, s_tr) = (sentences(&src.spoken), sentences(&tr.spoken));
     if s_src.abs_diff(s_tr) > s_src / SENTENCE_SLACK {
         problems.push(Problem::Sentences { source: s_src, translation: s_tr });
     }
@@ -341,6 +341,9 @@ struct Facts {
     text: String,
     /// The text outside inline code.
     prose: String,
+    /// The text with each inline code element as one word: what sentences are counted in (the
+    /// code's own dots end nothing, and a sentence that ends after code still ends).
+    spoken: String,
     tags: BTreeMap<String, usize>,
     links: Vec<String>,
     code: Vec<String>,
@@ -368,8 +371,24 @@ impl Facts {
         links.dedup();
         let text = doc.root_element().text().collect::<String>();
         let prose = crate::translate::segment::prose_of(doc.root_element());
-        Facts { text, prose, tags, links, code }
+        let spoken = spoken(doc.root_element());
+        Facts { text, prose, spoken, tags, links, code }
     }
+}
+
+/// The text under `root` with each outermost inline code element as the word "code".
+fn spoken(root: scraper::ElementRef) -> String {
+    use crate::translate::segment::CODE;
+    let mut out = String::new();
+    for node in root.descendants() {
+        let in_code = |n: &ego_tree::NodeRef<scraper::Node>| n.ancestors().filter_map(scraper::ElementRef::wrap).any(|a| CODE.contains(&a.value().name()));
+        match node.value() {
+            scraper::Node::Text(t) if !in_code(&node) => out.push_str(t),
+            scraper::Node::Element(e) if CODE.contains(&e.name()) && !in_code(&node) => out.push_str("code"),
+            _ => {}
+        }
+    }
+    crate::text::collapse_whitespace(&out)
 }
 
 fn describe(tags: &BTreeMap<String, usize>) -> String {
@@ -671,6 +690,19 @@ mod tests {
         ] {
             assert_eq!(sentences(text), want, "{text}");
         }
+    }
+
+    #[test]
+    fn a_sentence_that_ends_after_inline_code_is_counted_on_both_sides() {
+        // Three sentences each; the second ends right after code (a link around it, as in the W3C
+        // feed validator's docs), and the code's own dots end nothing.
+        let src = "Many elements have required attributes. Examples include <a href=\"https://e.org/c\"><code>cloud</code></a>, and <code>enclosure</code>. Consult <code>docs.rss2.html</code> for more.";
+        let tr = "许多元素都有必需的属性。例如 <a href=\"https://e.org/c\"><code>cloud</code></a> 和 <code>enclosure</code>。更多内容请参阅 <code>docs.rss2.html</code>。";
+        let problems = check_unit(src, tr, &CheckOptions::default());
+        assert!(!problems.iter().any(|p| matches!(p, Problem::Sentences { .. })), "{problems:?}");
+        // A sentence dropped after code is still caught.
+        let short = "许多元素都有必需的属性。例如 <a href=\"https://e.org/c\"><code>cloud</code></a> 和 <code>enclosure</code>，更多内容请参阅 <code>docs.rss2.html</code>。";
+        assert!(check_unit(src, short, &CheckOptions::default()).contains(&Problem::Sentences { source: 3, translation: 2 }));
     }
 
     #[test]

@@ -127,18 +127,19 @@ impl Engine {
         *self.config.engine.get_ref() == EngineKind::Local
     }
 
+    /// Whether this engine sees inline markup as placeholders (a chat engine under that protocol).
+    pub fn uses_placeholders(&self) -> bool {
+        matches!(self.config.engine.get_ref(), EngineKind::Openai | EngineKind::Local) && self.protocol == Protocol::Placeholders
+    }
+
     /// Translates `units` into `target` in one request (`sampling`: a chat engine's; the others
     /// have none).
     pub async fn translate(&self, units: &[&Unit], target: &str, system: &str, sampling: Sampling) -> Result<Reply, EngineError> {
         let _slot = self.slots.acquire().await.expect("never closed");
         let estimate: usize = units.iter().map(|u| estimate_tokens(&u.html)).sum::<usize>() + estimate_tokens(system);
         self.limiter.acquire(estimate.min(u32::MAX as usize) as u32).await;
-        let chat = matches!(self.config.engine.get_ref(), EngineKind::Openai | EngineKind::Local);
-        let result = if chat && self.protocol == Protocol::Placeholders {
-            self.with_placeholders(units, system, sampling).await
-        } else {
-            self.send(units, target, system, sampling).await
-        };
+        let result =
+            if self.uses_placeholders() { self.with_placeholders(units, system, sampling).await } else { self.send(units, target, system, sampling).await };
         result.map_err(|e| self.scrub(e))
     }
 

@@ -83,7 +83,11 @@ impl std::fmt::Display for Miss {
 /// Why a block of a reply was not accepted.
 #[derive(Debug, Clone)]
 struct Rejection {
+    /// The checks' words, for the log and the job's record.
     reason: String,
+    /// What a repair tells the engine: the reason in the terms it saw (a lost link is the
+    /// placeholder it was sent, never a URL it never saw).
+    note: String,
     /// Whether asking again can give another answer: the block came back missing, cut or twice,
     /// or it was asked in a batch (alone its context differs), or the engine samples. A greedy
     /// engine (temperature 0) asked the same single block again answers the same.
@@ -435,7 +439,7 @@ impl Worker {
                                     }
                                     done.insert(p.key(), t);
                                 }
-                                Err(Rejection { reason, again, can_sample }) => {
+                                Err(Rejection { reason, note, again, can_sample }) => {
                                     let n = tries.entry(p.key()).or_insert(0);
                                     *n += 1;
                                     let tries = *n;
@@ -448,11 +452,11 @@ impl Worker {
                                         }
                                         Step::Repair => {
                                             repairs.insert(p.key());
-                                            next.push((vec![p], Ask { repair: Some(reason), resample: false, tries }));
+                                            next.push((vec![p], Ask { repair: Some(note), resample: false, tries }));
                                         }
                                         Step::Resample => {
                                             self.tally().units_resent += 1;
-                                            next.push((vec![p], Ask { repair: Some(reason), resample: true, tries }));
+                                            next.push((vec![p], Ask { repair: Some(note), resample: true, tries }));
                                         }
                                         Step::Reject => {
                                             tracing::warn!(entry = p.entry_id, unit = %p.unit.hash, %reason, "translation rejected");
@@ -768,23 +772,28 @@ impl Worker {
         let n = units.len();
         let samples = engine.config.temperature > 0.0 || n > 1;
         let can_sample = engine.config.engine.get_ref().chats();
+        let placeholders = engine.uses_placeholders();
         let checked: Vec<Result<String, Rejection>> = tokio::task::spawn_blocking(move || {
             checks::match_blocks(n, &blocks, cut)
                 .into_iter()
                 .zip(&sources)
                 .map(|(block, source)| {
-                    let t = block.map_err(|p| Rejection { reason: p.to_string(), again: true, can_sample })?;
+                    let t = block.map_err(|p| Rejection { reason: p.to_string(), note: p.to_string(), again: true, can_sample })?;
                     let problems = checks::check_unit(source, &t, &options);
                     if problems.is_empty() {
-                        Ok(t)
-                    } else {
-                        Err(Rejection { reason: problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("; "), again: samples, can_sample })
+                        return Ok(t);
                     }
+                    let reason = problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("; ");
+                    let note = if placeholders { repair_note(source, &t, &problems) } else { reason.clone() };
+                    Err(Rejection { reason, note, again: samples, can_sample })
                 })
                 .collect()
         })
         .await
-        .unwrap_or_else(|e| vec![Err(Rejection { reason: format!("checking failed: {e}"), again: true, can_sample }); n]);
+        .unwrap_or_else(|e| {
+            let reason = format!("checking failed: {e}");
+            vec![Err(Rejection { note: reason.clone(), reason, again: true, can_sample }); n]
+        });
         let size = units.iter().map(|u| prompt::estimate_tokens(&u.unit.html)).sum();
         self.learn(i, n, size, checked.iter().filter(|r| r.is_err()).count());
         let rows: Vec<MemoryRow> = units
@@ -810,7 +819,8 @@ impl Worker {
             .unwrap_or_else(|e| Err(crate::store::StoreError::Open { path: "store".into(), message: e.to_string() }));
         if let Err(e) = stored {
             tracing::error!(error = %e, "cannot store translations");
-            return BatchEnd::Replied(vec![Err(Rejection { reason: format!("store: {e}"), again: false, can_sample: false }); n]);
+            let reason = format!("store: {e}");
+            return BatchEnd::Replied(vec![Err(Rejection { note: reason.clone(), reason, again: false, can_sample: false }); n]);
         }
         self.tally().units_translated += rows.len();
         self.metrics.units_translated.inc_by(rows.len() as u64);
@@ -961,6 +971,19 @@ impl Worker {
         }
         stop
     }
+}
+
+/// What a repair under the placeholders protocol tells the engine about a rejected translation of
+/// `source`: each marker it lost or doubled, as it saw it (`[…](1) is missing: put it around the
+/// words that translate "..."`), then the other problems in the checks' words. Lost links and code
+/// are said only as markers: the model never saw their URLs or code. Pure.
+fn repair_note(source: &str, translation: &str, problems: &[checks::Problem]) -> String {
+    let mut said = super::placeholders::marker_faults(&super::placeholders::encode(source), translation);
+    // What the markers already say: a lost link, lost code.
+    let as_marker = |p: &checks::Problem| matches!(p, checks::Problem::Link { added, .. } if added.is_empty()) || matches!(p, checks::Problem::Code(_));
+    let markers = !said.is_empty();
+    said.extend(problems.iter().filter(|p| !(markers && as_marker(p))).map(|p| p.to_string()));
+    said.join("; ")
 }
 
 /// What ends a job, from the config.
@@ -1139,6 +1162,21 @@ mod tests {
         let done: HashMap<Key, String> = p.units().skip(1).map(|u| (key(u), "译".to_string())).collect();
         let missed: HashMap<Key, Miss> = p.title.iter().map(|t| (key(t), Miss::Rejected("not in the target language".into()))).collect();
         assert!(matches!(conclude(&p, &done, &missed, &PARTIAL, 0, 0.0), JobEnd::Retry { .. }));
+    }
+
+    #[test]
+    fn a_repair_under_placeholders_names_the_markers_not_the_urls() {
+        let source = "Claude 3 <a href=\"https://simonwillison.net/2024/Mar/4/claude-3/\">launched in March</a>; run <code>llm -m opus</code> for $30.";
+        let translation = "Claude 3 于三月发布；运行 <code>llm -m opus</code>，价格 40 美元。";
+        let problems = checks::check_unit(source, translation, &CheckOptions { target_lang: "zh-CN".into(), ..CheckOptions::default() });
+        assert!(problems.iter().any(|p| matches!(p, checks::Problem::Link { .. })), "{problems:?}");
+        let note = repair_note(source, translation, &problems);
+        assert_eq!(note, "[…](1) is missing: put it around the words that translate \"launched in March\"; number 30 missing; number 40 added");
+        assert!(!note.contains("https://"), "{note}");
+        // Nothing lost of the markup: the checks' own words.
+        let kept = "Claude 3 <a href=\"https://simonwillison.net/2024/Mar/4/claude-3/\">于三月发布</a>；运行 <code>llm -m opus</code>，价格 40 美元。";
+        let problems = checks::check_unit(source, kept, &CheckOptions { target_lang: "zh-CN".into(), ..CheckOptions::default() });
+        assert_eq!(repair_note(source, kept, &problems), problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("; "));
     }
 
     #[test]
