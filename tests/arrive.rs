@@ -310,6 +310,10 @@ fn a_repair_round_tells_the_engine_what_was_wrong_and_counts() {
     assert_eq!(run.code, 0, "{run:?}");
     assert!(run.stdout.contains(" 1 repaired,"), "{}", run.stdout);
     assert_stored_faithfully(&w);
+    // `status` counts it with the feed, in JSON and in text.
+    assert_eq!(w.feed_status("simon")["repaired"], 1);
+    let status = w.run(&["status"]);
+    assert!(status.stdout.contains("; 1 block repaired (passed once told what was wrong)"), "{}", status.stdout);
     // The repair names the link as the engine saw it, and the words it goes around; never the URL
     // it was not sent.
     let repairs: Vec<String> =

@@ -190,6 +190,7 @@ fn memory_and_usage(store: &dyn Store) {
         cost_usd: usd,
         estimated: false,
         kind: UsageKind::Translation,
+        repaired: 0,
     };
     store.memory_store(&[row("h1", "openai", "一"), row("h2", "deepl", "二")], &[usage("2026-11-30", "a", 100, 0.5)]).unwrap();
     store.memory_store(&[row("h1", "deepl", "壹")], &[usage("2026-12-01", "a", 10, 0.25), usage("2026-12-01", "b", 5, 0.0)]).unwrap();
@@ -216,6 +217,13 @@ fn memory_and_usage(store: &dyn Store) {
     assert_eq!(store.usage_of_kind_since(UsageKind::Summary, "2026-12-01").unwrap(), Spent { tokens: 14, usd: 0.25 });
     assert_eq!(store.usage_of_kind_since(UsageKind::Translation, "2026-12-01").unwrap(), Spent { tokens: 25, usd: 0.5 });
     assert_eq!(store.usage_since("2026-12-01", None).unwrap(), Spent { tokens: 39, usd: 0.75 });
+
+    // Repairs add up per feed, beside what was spent.
+    let repair = UsageRow { repaired: 1, ..usage("2026-12-02", "a", 3, 0.0) };
+    store.memory_store(&[], std::slice::from_ref(&repair)).unwrap();
+    store.memory_store(&[], &[repair]).unwrap();
+    let repaired: Vec<(String, u64)> = store.feed_summaries().unwrap().into_iter().map(|s| (s.name, s.repaired)).collect();
+    assert_eq!(repaired, [("a".to_string(), 2), ("b".to_string(), 0)]);
 }
 
 fn publishing(store: &dyn Store) {

@@ -31,6 +31,8 @@ struct Row {
     unpublished: Vec<String>,
     tokens: u64,
     cost_usd: f64,
+    /// Blocks translated once the engine was told what was wrong with its last reply.
+    repaired: u64,
     /// The WebSub subscription to the source's hub, if it advertises one (`[server] websub`).
     push: Option<crate::store::Subscription>,
 }
@@ -91,7 +93,12 @@ pub fn run(config_path: &Path, args: StatusArgs) -> Result<Done> {
             println!("    not published: {line}");
         }
         if r.tokens > 0 {
-            println!("  spent        {} tokens (${:.4})", r.tokens, r.cost_usd);
+            let repaired = match r.repaired {
+                0 => String::new(),
+                1 => "; 1 block repaired (passed once told what was wrong)".to_string(),
+                n => format!("; {n} blocks repaired (passed once told what was wrong)"),
+            };
+            println!("  spent        {} tokens (${:.4}){repaired}", r.tokens, r.cost_usd);
         }
         if let Some(s) = &r.push {
             let lease = s.lease_until.and_then(|u| super::time(Some(u))).map(|t| format!(", lease until {t}")).unwrap_or_default();
@@ -153,6 +160,7 @@ fn row(s: FeedSummary, enabled: bool) -> Row {
         unpublished: Vec::new(),
         tokens: s.tokens,
         cost_usd: s.cost_usd,
+        repaired: s.repaired,
         push: None,
     }
 }

@@ -125,6 +125,7 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("cost_usd", Real),
             ("estimated", Bool),
             ("kind", Text),
+            ("repaired", Int),
         ],
     ),
     ("publish_marks", &[("key", Text), ("value", Text)]),

@@ -193,6 +193,8 @@ pub struct FeedSummary {
     pub failures_reasons: Vec<String>,
     pub tokens: u64,
     pub cost_usd: f64,
+    /// Blocks translated once the engine was told what was wrong with its last reply.
+    pub repaired: u64,
 }
 
 /// An entry as stored.
@@ -401,6 +403,8 @@ pub struct UsageRow {
     pub estimated: bool,
     /// What it paid for: `translation` or `summary`.
     pub kind: UsageKind,
+    /// Blocks this request translated once told what was wrong with the last reply (a repair).
+    pub repaired: u64,
 }
 
 /// What a request paid for: kept apart because summaries have a budget of their own.

@@ -756,7 +756,7 @@ impl Worker {
                 Err(e) => self.engine_failed(i, &e),
             }
         };
-        let usage = self.account(engine, units, reply.usage, UsageKind::Translation);
+        let mut usage = self.account(engine, units, reply.usage, UsageKind::Translation);
         let options = CheckOptions {
             target_lang: lang.clone(),
             min_ratio: self.tcfg.min_length_ratio,
@@ -812,6 +812,12 @@ impl Worker {
                 })
             })
             .collect();
+        // A repair asks for one block: its request carries the block it repaired, if it did.
+        if ask.repair.is_some()
+            && let Some(u) = usage.first_mut()
+        {
+            u.repaired = rows.len() as u64;
+        }
         let store = self.store.clone();
         let stored_rows = rows.clone();
         let stored = tokio::task::spawn_blocking(move || store.memory_store(&stored_rows, &usage))
@@ -931,6 +937,7 @@ impl Worker {
                     cost_usd: part.usd,
                     estimated: usage.estimated,
                     kind,
+                    repaired: 0,
                 }
             })
             .collect()

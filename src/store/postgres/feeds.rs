@@ -168,7 +168,8 @@ impl FeedStore for PgStore {
                             (SELECT string_agg(reason, E'\\n') FROM (SELECT DISTINCT q.last_error AS reason FROM queue q JOIN entries e ON e.id = q.entry_id
                               WHERE e.feed = f.name AND q.state = 'failed' AND q.last_error IS NOT NULL LIMIT 5) r),
                             COALESCE((SELECT sum(prompt_tokens + completion_tokens) FROM usage u WHERE u.feed = f.name), 0)::BIGINT,
-                            COALESCE((SELECT sum(cost_usd) FROM usage u WHERE u.feed = f.name), 0.0)::DOUBLE PRECISION
+                            COALESCE((SELECT sum(cost_usd) FROM usage u WHERE u.feed = f.name), 0.0)::DOUBLE PRECISION,
+                            COALESCE((SELECT sum(repaired) FROM usage u WHERE u.feed = f.name), 0)::BIGINT
                      FROM feeds f ORDER BY f.name",
                     &[],
                 )
@@ -194,6 +195,7 @@ impl FeedStore for PgStore {
                     failures_reasons: r.get::<_, Option<String>>(15).map(|s| s.lines().map(str::to_string).collect()).unwrap_or_default(),
                     tokens: r.get::<_, i64>(16) as u64,
                     cost_usd: r.get(17),
+                    repaired: r.get::<_, i64>(18) as u64,
                 })
                 .collect())
         })

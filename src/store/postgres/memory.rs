@@ -49,12 +49,12 @@ impl MemoryStore for PgStore {
             }
             for u in usage {
                 tx.execute(
-                    "INSERT INTO usage (day, feed, entry_id, engine, model, requests, prompt_tokens, completion_tokens, cost_usd, estimated, kind)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                    "INSERT INTO usage (day, feed, entry_id, engine, model, requests, prompt_tokens, completion_tokens, cost_usd, estimated, kind, repaired)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
                      ON CONFLICT (day, feed, entry_id, engine, model, kind) DO UPDATE SET
                         requests = usage.requests + excluded.requests, prompt_tokens = usage.prompt_tokens + excluded.prompt_tokens,
                         completion_tokens = usage.completion_tokens + excluded.completion_tokens, cost_usd = usage.cost_usd + excluded.cost_usd,
-                        estimated = usage.estimated OR excluded.estimated",
+                        estimated = usage.estimated OR excluded.estimated, repaired = usage.repaired + excluded.repaired",
                     &[
                         &u.day,
                         &u.feed,
@@ -67,6 +67,7 @@ impl MemoryStore for PgStore {
                         &u.cost_usd,
                         &u.estimated,
                         &u.kind.name(),
+                        &(u.repaired as i64),
                     ],
                 )
                 .await?;

@@ -31,6 +31,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0002_unit_claims.sql"),
     include_str!("../../../migrations/postgres/0003_summaries.sql"),
     include_str!("../../../migrations/postgres/0004_websub.sql"),
+    include_str!("../../../migrations/postgres/0005_repairs.sql"),
 ];
 
 impl From<tokio_postgres::Error> for StoreError {

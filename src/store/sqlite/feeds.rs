@@ -153,7 +153,8 @@ impl FeedStore for SqliteStore {
                     (SELECT group_concat(reason, char(10)) FROM (SELECT DISTINCT q.last_error AS reason FROM queue q JOIN entries e ON e.id = q.entry_id
                       WHERE e.feed = f.name AND q.state = 'failed' AND q.last_error IS NOT NULL LIMIT 5)),
                     COALESCE((SELECT sum(prompt_tokens + completion_tokens) FROM usage u WHERE u.feed = f.name), 0),
-                    COALESCE((SELECT sum(cost_usd) FROM usage u WHERE u.feed = f.name), 0.0)
+                    COALESCE((SELECT sum(cost_usd) FROM usage u WHERE u.feed = f.name), 0.0),
+                    COALESCE((SELECT sum(repaired) FROM usage u WHERE u.feed = f.name), 0)
              FROM feeds f ORDER BY f.name",
         )?;
         let rows = stmt.query_map([], |r| {
@@ -176,6 +177,7 @@ impl FeedStore for SqliteStore {
                 failures_reasons: r.get::<_, Option<String>>(15)?.map(|s| s.lines().map(str::to_string).collect()).unwrap_or_default(),
                 tokens: r.get::<_, i64>(16)? as u64,
                 cost_usd: r.get(17)?,
+                repaired: r.get::<_, i64>(18)? as u64,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)

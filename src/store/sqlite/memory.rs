@@ -64,12 +64,12 @@ impl MemoryStore for SqliteStore {
         }
         for u in usage {
             tx.execute(
-                "INSERT INTO usage (day, feed, entry_id, engine, model, requests, prompt_tokens, completion_tokens, cost_usd, estimated, kind)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                "INSERT INTO usage (day, feed, entry_id, engine, model, requests, prompt_tokens, completion_tokens, cost_usd, estimated, kind, repaired)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
                  ON CONFLICT (day, feed, entry_id, engine, model, kind) DO UPDATE SET
                     requests = requests + excluded.requests, prompt_tokens = prompt_tokens + excluded.prompt_tokens,
                     completion_tokens = completion_tokens + excluded.completion_tokens, cost_usd = cost_usd + excluded.cost_usd,
-                    estimated = max(estimated, excluded.estimated)",
+                    estimated = max(estimated, excluded.estimated), repaired = repaired + excluded.repaired",
                 params![
                     u.day,
                     u.feed,
@@ -81,7 +81,8 @@ impl MemoryStore for SqliteStore {
                     u.completion_tokens as i64,
                     u.cost_usd,
                     u.estimated,
-                    u.kind.name()
+                    u.kind.name(),
+                    u.repaired as i64
                 ],
             )?;
         }

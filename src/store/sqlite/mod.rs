@@ -31,6 +31,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0007_summaries.sql"),
     include_str!("../../../migrations/0008_websub.sql"),
     include_str!("../../../migrations/0009_entries_by_time.sql"),
+    include_str!("../../../migrations/0010_repairs.sql"),
 ];
 
 pub struct SqliteStore {
