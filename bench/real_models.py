@@ -75,6 +75,9 @@ def one_run(work, feed_url, table):
                 f'[[feeds]]\nname = "post"\nurl = "{feed_url}"\nallow_private_network = true\n')
     out = subprocess.run(["/usr/bin/time", "-f", "%M", POLYFEED, "--config", os.path.join(work, "feeds.toml"), "refresh"],
                          capture_output=True, text=True)
+    # The refresh's log (each rejected block with its reason) stays with the run's state.
+    with open(os.path.join(work, "refresh.log"), "w") as log:
+        log.write(out.stdout + out.stderr)
     if out.returncode not in (0, 2):
         raise SystemExit(f"refresh failed ({out.returncode}): {out.stdout}\n{out.stderr[-2000:]}")
     m = re.search(r"^translation: .*?(\d+) blocks translated in \d+ requests, .*?(\d+) rejected by the checks.*; ([\d.]+) s$", out.stdout, re.M)
