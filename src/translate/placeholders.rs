@@ -44,28 +44,46 @@ pub struct Wire {
     pub html: String,
     /// Marker n is `markers[n - 1]`.
     markers: Vec<Marker>,
+    /// The bold elements written `**words**`, in order: (their name, the words they go around).
+    bolds: Vec<(String, String)>,
 }
 
 impl Wire {
     /// True when the block has no placeholder: it travels as it is.
     pub fn is_plain(&self) -> bool {
-        self.markers.is_empty()
+        self.markers.is_empty() && self.bolds.is_empty()
     }
+}
+
+/// Bold elements without attributes: written `**words**` where no `*` of the text could be
+/// taken for one.
+const BOLD: &[&str] = &["strong", "b"];
+
+/// What may travel as Markdown in a block: links (no square bracket in its text), bold (no `*`).
+#[derive(Clone, Copy)]
+struct Forms {
+    links: bool,
+    bold: bool,
 }
 
 /// The block `html` with its inline markup replaced by placeholders.
 pub fn encode(html: &str) -> Wire {
     let doc = Html::parse_fragment(html);
-    let mut wire = Wire { html: String::with_capacity(html.len()), markers: Vec::new() };
-    // Links as Markdown only where no bracket of the text can be taken for one.
-    let links = !doc.root_element().text().any(|t| t.contains(['[', ']']));
+    let mut wire = Wire { html: String::with_capacity(html.len()), markers: Vec::new(), bolds: Vec::new() };
+    // Markdown only where no character of the text can be taken for it.
+    let forms = Forms { links: !doc.root_element().text().any(|t| t.contains(['[', ']'])), bold: !doc.root_element().text().any(|t| t.contains('*')) };
     for child in doc.root_element().children() {
-        encode_node(child, links, &mut wire);
+        encode_node(child, forms, &mut wire);
     }
     wire
 }
 
-fn encode_node(node: NodeRef<Node>, links: bool, wire: &mut Wire) {
+/// The text under `node`, whitespace collapsed.
+fn words_of(node: NodeRef<Node>) -> String {
+    crate::text::collapse_whitespace(&node.descendants().filter_map(|d| d.value().as_text().map(|t| t.to_string())).collect::<String>())
+}
+
+fn encode_node(node: NodeRef<Node>, forms: Forms, wire: &mut Wire) {
     match node.value() {
         Node::Text(t) => wire.html.push_str(&escape_text(t)),
         Node::Element(e) => {
@@ -79,10 +97,8 @@ fn encode_node(node: NodeRef<Node>, links: bool, wire: &mut Wire) {
                 let _ = write!(wire.html, "<{name}>");
             } else if has_attrs {
                 // A link with words to go around: `[words](n)`.
-                let link =
-                    links && name == "a" && e.attr("href").is_some() && node.descendants().any(|d| d.value().as_text().is_some_and(|t| !t.trim().is_empty()));
-                let words =
-                    crate::text::collapse_whitespace(&node.descendants().filter_map(|d| d.value().as_text().map(|t| t.to_string())).collect::<String>());
+                let words = words_of(node);
+                let link = forms.links && name == "a" && e.attr("href").is_some() && !words.is_empty();
                 wire.markers.push(Marker::Pair { name: name.clone(), start: start_tag(e), link, words });
                 let n = wire.markers.len();
                 if link {
@@ -91,17 +107,24 @@ fn encode_node(node: NodeRef<Node>, links: bool, wire: &mut Wire) {
                     let _ = write!(wire.html, "<{name}{n}>");
                 }
                 for child in node.children() {
-                    encode_node(child, links, wire);
+                    encode_node(child, forms, wire);
                 }
                 if link {
                     let _ = write!(wire.html, "]({n})");
                 } else {
                     let _ = write!(wire.html, "</{name}{n}>");
                 }
+            } else if forms.bold && BOLD.contains(&name.as_str()) {
+                wire.bolds.push((name.clone(), words_of(node)));
+                wire.html.push_str("**");
+                for child in node.children() {
+                    encode_node(child, forms, wire);
+                }
+                wire.html.push_str("**");
             } else {
                 let _ = write!(wire.html, "<{name}>");
                 for child in node.children() {
-                    encode_node(child, links, wire);
+                    encode_node(child, forms, wire);
                 }
                 let _ = write!(wire.html, "</{name}>");
             }
@@ -141,10 +164,11 @@ fn start_tag(e: &scraper::node::Element) -> String {
 /// `reply` is the block's inner HTML as the reply parser serialized it (so `<code2/>` reads as
 /// `<code2></code2>`).
 pub fn decode(wire: &Wire, reply: &str) -> String {
-    if wire.markers.is_empty() {
+    if wire.is_plain() {
         return reply.to_string();
     }
-    let paired = links_as_pairs(wire, reply);
+    let bold = bold_as_tags(wire, reply);
+    let paired = links_as_pairs(wire, &bold);
     let mut out = String::with_capacity(paired.len() * 2);
     let mut rest = paired.as_ref();
     // Inside a whole-element marker: its number, until its end tag.
@@ -193,12 +217,14 @@ pub fn decode(wire: &Wire, reply: &str) -> String {
 /// in the terms the model saw (`[…](1)`, `<span3>…</span3>`, `<code2/>`), never with the URLs or
 /// code it never saw: what a repair tells it to fix.
 pub fn marker_faults(wire: &Wire, translation: &str) -> Vec<String> {
-    if wire.markers.is_empty() {
+    if wire.is_plain() {
         return Vec::new();
     }
     let doc = Html::parse_fragment(translation);
     let mut counts = vec![0usize; wire.markers.len()];
+    let mut bolds = 0;
     for el in doc.root_element().descendent_elements().skip(1) {
+        bolds += usize::from(wire.bolds.iter().any(|(name, _)| name == el.value().name()));
         let found = wire.markers.iter().position(|m| match m {
             Marker::Pair { start, name, .. } => el.value().attrs().next().is_some() && el.value().name() == name && &start_tag(el.value()) == start,
             Marker::Whole { html, .. } => &el.html() == html,
@@ -222,7 +248,35 @@ pub fn marker_faults(wire: &Wire, translation: &str) -> Vec<String> {
             (k, _) => faults.push(format!("{shown} is there {k} times: keep it once")),
         }
     }
+    let want = wire.bolds.len();
+    if bolds < want {
+        let words: Vec<String> = wire.bolds.iter().map(|(_, w)| format!("\"{w}\"")).collect();
+        faults.push(format!("**…** is missing: put it around the words that translate {}", words.join(", ")));
+    } else if bolds > want {
+        faults.push(format!("**…** is there {bolds} times: keep it {want} time(s), around the words that translate the bold words"));
+    }
     faults
+}
+
+/// `html` without its bold elements' tags (their words kept): to tell whether markup differs
+/// beyond the bold a repair already names.
+pub fn without_bold(html: &str) -> String {
+    static BOLD_TAG: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| regex::Regex::new(r"(?i)</?(strong|b)>").expect("static regex"));
+    BOLD_TAG.replace_all(html, "").into_owned()
+}
+
+/// The reply's bold spans (`**words**`) as the elements they stand for, the first as the block's
+/// first bold element and so on (one more than the block has is read as its last kind: the
+/// checks then count one bold too many). A block without bold has none to read.
+fn bold_as_tags<'a>(wire: &Wire, reply: &'a str) -> std::borrow::Cow<'a, str> {
+    static BOLD_SPAN: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| regex::Regex::new(r"(?s)\*\*(.+?)\*\*").expect("static regex"));
+    let Some((last, _)) = wire.bolds.last() else { return std::borrow::Cow::Borrowed(reply) };
+    let mut k = 0;
+    BOLD_SPAN.replace_all(reply, |c: &regex::Captures| {
+        let name = wire.bolds.get(k).map_or(last, |(name, _)| name);
+        k += 1;
+        format!("<{name}>{}</{name}>", &c[1])
+    })
 }
 
 /// The reply's Markdown links of `wire` (`[words](3)`, 3 a link of the block) as the pairs they
@@ -281,10 +335,10 @@ mod tests {
         let html = "Run <code>llm -m gpt-4o \"hi\"</code> as <a href=\"https://llm.datasette.io/en/stable/?a=1&amp;b=2\" title=\"docs\">the <em>docs</em> say</a>, \
                     <strong>fast</strong><br><img src=\"https://e.org/i.png\" alt=\"a cat\"> &amp; <span class=\"x\">done</span>";
         let wire = encode(html);
-        assert_eq!(wire.html, "Run <code1/> as [the <em>docs</em> say](2), <strong>fast</strong><br><img3/> &amp; <span4>done</span4>");
+        assert_eq!(wire.html, "Run <code1/> as [the <em>docs</em> say](2), **fast**<br><img3/> &amp; <span4>done</span4>");
         assert!(!wire.html.contains("https://"), "no URL reaches the model");
         // A faithful reply, as the reply parser serializes it.
-        let reply = close_markers("按照[文档<em>所说</em>](2)运行 <code1/>，<strong>很快</strong><br><img3/> &amp; <span4>完成</span4>").into_owned();
+        let reply = close_markers("按照[文档<em>所说</em>](2)运行 <code1/>，**很快**<br><img3/> &amp; <span4>完成</span4>").into_owned();
         let restored = decode(&wire, &reply);
         assert_eq!(
             restored,
@@ -330,11 +384,39 @@ mod tests {
     }
 
     #[test]
-    fn a_block_without_attributes_travels_as_it_is() {
-        let wire = encode("Plain <b>bold</b> and <i>italic</i> text.");
+    fn bold_travels_as_markdown_and_comes_back_as_its_own_element() {
+        let wire = encode(
+            "The earliest was <strong>Gemini 1.5 Pro</strong>, then <b>Claude <em>3</em></b> and <a href=\"https://e.org/\"><strong>a tool</strong></a>.",
+        );
+        assert_eq!(wire.html, "The earliest was **Gemini 1.5 Pro**, then **Claude <em>3</em>** and [**a tool**](1).");
+        assert!(!wire.is_plain());
+        let reply = "最早的是**Gemini 1.5 Pro**，然后是**Claude <em>3</em>**和[**一个工具**](1)。";
+        assert_eq!(
+            decode(&wire, reply),
+            "最早的是<strong>Gemini 1.5 Pro</strong>，然后是<b>Claude <em>3</em></b>和<a href=\"https://e.org/\"><strong>一个工具</strong></a>。"
+        );
+        // One bold too many reads as the last kind: the checks count it.
+        assert_eq!(decode(&wire, "**一****二****三****四**"), "<strong>一</strong><b>二</b><strong>三</strong><strong>四</strong>");
+        // Bold lost, said as the model saw it, with the words it went around.
+        let lost = decode(&wire, "最早的是 Gemini 1.5 Pro，然后是**Claude <em>3</em>**和[**一个工具**](1)。");
+        assert_eq!(marker_faults(&wire, &lost), ["**…** is missing: put it around the words that translate \"Gemini 1.5 Pro\", \"Claude 3\", \"a tool\""]);
+        assert_eq!(without_bold("<B>x</B> <strong>y</strong> <bdi>z</bdi>"), "x y <bdi>z</bdi>");
+    }
+
+    #[test]
+    fn a_block_with_stars_of_its_own_keeps_its_bold_as_tags() {
+        let wire = encode("260 * 68,000 = <strong>17,680,000</strong> tokens.");
+        assert_eq!(wire.html, "260 * 68,000 = <strong>17,680,000</strong> tokens.");
         assert!(wire.is_plain());
-        assert_eq!(wire.html, "Plain <b>bold</b> and <i>italic</i> text.");
-        assert_eq!(decode(&wire, "纯 <b>粗</b>"), "纯 <b>粗</b>");
+        assert_eq!(decode(&wire, "260 * 68,000 = **17,680,000**"), "260 * 68,000 = **17,680,000**");
+    }
+
+    #[test]
+    fn a_block_without_attributes_travels_as_it_is() {
+        let wire = encode("Plain <i>italic</i> and <em>stressed</em> text.");
+        assert!(wire.is_plain());
+        assert_eq!(wire.html, "Plain <i>italic</i> and <em>stressed</em> text.");
+        assert_eq!(decode(&wire, "纯 <i>斜</i>"), "纯 <i>斜</i>");
     }
 
     #[test]

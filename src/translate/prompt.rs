@@ -13,7 +13,7 @@ use super::segment::Unit;
 pub fn protocol_name(protocol: Protocol) -> &'static str {
     match protocol {
         Protocol::Markup => "html blocks numbered with data-b, v1",
-        Protocol::Placeholders => "html blocks numbered with data-b, links as numbered markdown links, other inline markup as numbered placeholders, v2",
+        Protocol::Placeholders => "html blocks numbered with data-b, links and bold written as markdown, other inline markup as numbered placeholders, v2",
     }
 }
 
@@ -46,7 +46,7 @@ pub fn system_message(target: &str, extra: Option<&str>, glossary: &BTreeMap<Str
     let markup = match protocol {
         Protocol::Markup => "- Keep every HTML tag and attribute as it is; translate only the text between tags (and alt/title text).\n",
         Protocol::Placeholders => {
-            "- Keep every HTML tag as it is, every link such as [words](1) exactly once, around the words that translate its words, and every numbered placeholder exactly once: a pair such as <span3>...</span3> around the words it marks, a self-closing one such as <code2/> (code or an image) where it belongs in the sentence.\n"
+            "- Keep every HTML tag as it is, every link such as [words](1) and every bold span such as **words** exactly once, around the words that translate its words, and every numbered placeholder exactly once: a pair such as <span3>...</span3> around the words it marks, a self-closing one such as <code2/> (code or an image) where it belongs in the sentence.\n"
         }
     };
     let mut s = format!(
@@ -77,30 +77,31 @@ pub fn system_message(target: &str, extra: Option<&str>, glossary: &BTreeMap<Str
     s
 }
 
-/// The example block of the placeholders protocol, as an engine sees it: a link, code as a
+/// The example block of the placeholders protocol, as an engine sees it: a link, bold, code as a
 /// marker, a number. (The block it stands for is `EXAMPLE_SOURCE`.)
-pub const EXAMPLE_BLOCK: &str = "<p data-b=\"0\">We [released version 2](1) of the tool, which is 40% faster: run <code2/> to update it.</p>";
+pub const EXAMPLE_BLOCK: &str = "<p data-b=\"0\">We [released version 2](1) of the tool, which is **40% faster**: run <code2/> to update it.</p>";
 
 /// The HTML that `EXAMPLE_BLOCK` encodes.
-pub const EXAMPLE_SOURCE: &str =
-    "We <a href=\"https://example.com/releases\">released version 2</a> of the tool, which is 40% faster: run <code>tool update</code> to update it.";
+pub const EXAMPLE_SOURCE: &str = "We <a href=\"https://example.com/releases\">released version 2</a> of the tool, which is <strong>40% faster</strong>: run <code>tool update</code> to update it.";
 
 /// `EXAMPLE_BLOCK` translated, for the languages small models are most asked for: a model shown
 /// the form keeps its placeholders far more often. Other languages get the rules alone.
 pub fn example_reply(target: &str) -> Option<&'static str> {
     Some(match target.to_ascii_lowercase().as_str() {
-        "zh" | "zh-cn" | "zh-hans" | "zh-sg" => "<p data-b=\"0\">我们[发布了该工具的第 2 版](1)，速度提升了 40%：运行 <code2/> 即可更新。</p>",
-        "zh-tw" | "zh-hk" | "zh-hant" => "<p data-b=\"0\">我們[發布了該工具的第 2 版](1)，速度提升了 40%：執行 <code2/> 即可更新。</p>",
-        "ja" | "ja-jp" => "<p data-b=\"0\">40% 高速になったツールの[バージョン 2 をリリースしました](1)：<code2/> を実行して更新してください。</p>",
-        "ko" | "ko-kr" => "<p data-b=\"0\">40% 더 빨라진 도구의 [버전 2를 출시했습니다](1): <code2/>를 실행해 업데이트하세요.</p>",
-        "fr" | "fr-fr" => "<p data-b=\"0\">Nous avons [publié la version 2](1) de l’outil, 40 % plus rapide : lancez <code2/> pour la mettre à jour.</p>",
+        "zh" | "zh-cn" | "zh-hans" | "zh-sg" => "<p data-b=\"0\">我们[发布了该工具的第 2 版](1)，速度**提升了 40%**：运行 <code2/> 即可更新。</p>",
+        "zh-tw" | "zh-hk" | "zh-hant" => "<p data-b=\"0\">我們[發布了該工具的第 2 版](1)，速度**提升了 40%**：執行 <code2/> 即可更新。</p>",
+        "ja" | "ja-jp" => "<p data-b=\"0\">**40% 高速になった**ツールの[バージョン 2 をリリースしました](1)：<code2/> を実行して更新してください。</p>",
+        "ko" | "ko-kr" => "<p data-b=\"0\">**40% 더 빨라진** 도구의 [버전 2를 출시했습니다](1): <code2/>를 실행해 업데이트하세요.</p>",
+        "fr" | "fr-fr" => "<p data-b=\"0\">Nous avons [publié la version 2](1) de l’outil, **40 % plus rapide** : lancez <code2/> pour la mettre à jour.</p>",
         "de" | "de-de" => {
-            "<p data-b=\"0\">Wir haben [Version 2 des Tools veröffentlicht](1), die 40 % schneller ist: Führen Sie <code2/> aus, um es zu aktualisieren.</p>"
+            "<p data-b=\"0\">Wir haben [Version 2 des Tools veröffentlicht](1), die **40 % schneller** ist: Führen Sie <code2/> aus, um es zu aktualisieren.</p>"
         }
-        "es" | "es-es" => "<p data-b=\"0\">Hemos [publicado la versión 2](1) de la herramienta, un 40 % más rápida: ejecuta <code2/> para actualizarla.</p>",
-        "pt" | "pt-br" | "pt-pt" => "<p data-b=\"0\">Nós [lançamos a versão 2](1) da ferramenta, 40% mais rápida: execute <code2/> para atualizá-la.</p>",
-        "it" => "<p data-b=\"0\">Abbiamo [rilasciato la versione 2](1) dello strumento, più veloce del 40%: esegui <code2/> per aggiornarlo.</p>",
-        "ru" => "<p data-b=\"0\">Мы [выпустили версию 2](1) инструмента, которая на 40% быстрее: запустите <code2/>, чтобы обновить её.</p>",
+        "es" | "es-es" => {
+            "<p data-b=\"0\">Hemos [publicado la versión 2](1) de la herramienta, **un 40 % más rápida**: ejecuta <code2/> para actualizarla.</p>"
+        }
+        "pt" | "pt-br" | "pt-pt" => "<p data-b=\"0\">Nós [lançamos a versão 2](1) da ferramenta, **40% mais rápida**: execute <code2/> para atualizá-la.</p>",
+        "it" => "<p data-b=\"0\">Abbiamo [rilasciato la versione 2](1) dello strumento, **più veloce del 40%**: esegui <code2/> per aggiornarlo.</p>",
+        "ru" => "<p data-b=\"0\">Мы [выпустили версию 2](1) инструмента, которая **на 40% быстрее**: запустите <code2/>, чтобы обновить её.</p>",
         _ => return None,
     })
 }
