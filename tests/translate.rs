@@ -597,3 +597,55 @@ fn a_feeds_own_instructions_reach_its_requests_only_and_key_its_memory() {
     assert_eq!(plain_again, 1, "only the edited block, from the memory otherwise");
     assert_eq!(formal_again, body_units(&entries[0].html).len() + 1, "the whole post and its title, under the new instructions");
 }
+
+#[test]
+fn a_forgotten_closing_tag_is_forgiven_only_where_the_checks_would_see_a_cut() {
+    // Every block goes alone (each is longer than a batch); each is first answered without its
+    // closing tag, the model saying it stopped by itself ("stop"). The first paragraph's answer
+    // really is cut in the middle.
+    let entries = vec![AtomEntry {
+        day: 1,
+        slug: "prices".into(),
+        title: "Things we learned about prices".into(),
+        html: "<p>In 2024 the price of running a GPT-4 class model fell by a factor of 27, and the models that ran on a laptop at the start of the year were left far behind by the ones released at its end.</p>\
+               <ul><li>Gemini 1.5 Flash 8B costs $0.0375 per million input tokens, which makes it the cheapest model of its class from any of the major vendors and a good default</li></ul>\
+               <p>Eighteen organizations now have models that rank higher than the original GPT-4 on the Chatbot Arena Leaderboard, and several of them run on a good laptop.</p>"
+            .into(),
+        tags: vec![],
+    }];
+    let first: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
+    let seen = first.clone();
+    let s = setup(&entries, "batch_tokens = 50\ntemperature = 0", move |req, _| {
+        let blocks = request_blocks(req);
+        assert_eq!(blocks.len(), 1, "one block per request");
+        let (i, tag, html) = &blocks[0];
+        let n = {
+            let mut seen = seen.lock().unwrap();
+            let n = seen.entry(html.clone()).or_insert(0);
+            *n += 1;
+            *n
+        };
+        if n > 1 {
+            return engine::translate(req);
+        }
+        let mut translated = fake_translate(html);
+        if html.contains("factor of") {
+            let mut half = translated.len() / 2;
+            while !translated.is_char_boundary(half) {
+                half -= 1;
+            }
+            translated.truncate(half);
+        }
+        completion(&format!("<{tag} data-b=\"{i}\">{translated}"), 10, 10)
+    });
+    let run = s.w.run(&["refresh"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_faithful(&translations(&s.w));
+    let sent = sent_units(&s.engine);
+    let times = |needle: &str| sent.iter().find(|(html, _)| html.contains(needle)).map(|(_, n)| *n).unwrap_or_else(|| panic!("{needle} in {sent:?}"));
+    // A block that ends a sentence was taken as it came: a forgotten tag, not a cut.
+    assert_eq!(times("Eighteen organizations"), 1, "{sent:?}");
+    // The cut one, although the server said "stop", failed its checks and went again; so did the
+    // blocks whose end a cut could not be told from (a list item without a full stop, a title).
+    assert_eq!((times("factor of"), times("Gemini 1.5 Flash 8B"), times("Things we learned")), (2, 2, 2), "{sent:?}");
+}

@@ -300,6 +300,12 @@ enum Ending {
     Open,
 }
 
+/// Whether a block (HTML) ends its last sentence (with a full stop, a question or an
+/// exclamation): then a translation of it that stops early is caught by the checks themselves.
+pub fn ends_a_sentence(html: &str) -> bool {
+    ending(&crate::text::html_to_plain(html)) == Ending::Stop
+}
+
 fn ending(prose: &str) -> Ending {
     match prose.trim_end().trim_end_matches(['"', '”', '’', '\'', ')', '）', '」', '』', ']']).chars().next_back() {
         Some(':' | '：') => Ending::Colon,

@@ -212,7 +212,7 @@ impl Engine {
         }
         let response = req.send().await.map_err(transport)?;
         let response = check_status(response).await?;
-        let (content, usage, length_cut) = if self.config.stream { read_stream(response).await? } else { read_completion(response).await? };
+        let (content, usage, finish) = if self.config.stream { read_stream(response).await? } else { read_completion(response).await? };
         let usage = usage.unwrap_or(Usage {
             prompt_tokens: (estimate_tokens(system) + estimate_tokens(&user)) as u64,
             completion_tokens: estimate_tokens(&content) as u64,
@@ -225,7 +225,12 @@ impl Engine {
                 Some(unit) => prompt::read_reply(&[unit], &content),
                 None => prompt::parse_reply(&content),
             };
-            (blocks, length_cut || prompt::reply_cut(&content))
+            // A reply without its last closing tag was cut off on the way, unless the model ended
+            // it itself, for one block whose source ends a sentence: a translation of that which
+            // stops early fails the checks (the last sentence unfinished, one dropped), so only
+            // the tag a model forgot is forgiven.
+            let forgot_tag = finish == Finish::Stop && single.as_ref().is_some_and(|u| super::checks::ends_a_sentence(&u.html));
+            (blocks, finish == Finish::Length || !forgot_tag && prompt::reply_cut(&content))
         })
         .await
         .map_err(|e| EngineError::Malformed(format!("reading the reply failed: {e}")))?;
@@ -348,9 +353,29 @@ async fn check_status(response: reqwest::Response) -> Result<reqwest::Response, 
     }
 }
 
-/// A reply's text, its usage if the server told it, and whether it hit the reply budget
-/// (`finish_reason = length`): then its last block is not trusted, the others are judged as usual.
-type Completion = (String, Option<Usage>, bool);
+/// Why a reply ended, as the server said.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Finish {
+    /// It hit the reply budget (`length`): its last block is not trusted.
+    Length,
+    /// The model ended it (`stop`).
+    Stop,
+    /// The server did not say.
+    Unknown,
+}
+
+impl Finish {
+    fn of(reason: Option<&str>) -> Finish {
+        match reason {
+            Some("length") => Finish::Length,
+            Some("stop") => Finish::Stop,
+            _ => Finish::Unknown,
+        }
+    }
+}
+
+/// A reply's text, its usage if the server told it, and why it ended.
+type Completion = (String, Option<Usage>, Finish);
 
 async fn read_completion(response: reqwest::Response) -> Result<Completion, EngineError> {
     let text = response.text().await.map_err(transport)?;
@@ -361,7 +386,7 @@ async fn read_completion(response: reqwest::Response) -> Result<Completion, Engi
     let choice = &value["choices"][0];
     let content =
         choice["message"]["content"].as_str().ok_or_else(|| EngineError::Malformed(format!("no choices[0].message.content in {}", excerpt(&text))))?;
-    Ok((content.to_string(), usage_of(&value), choice["finish_reason"] == "length"))
+    Ok((content.to_string(), usage_of(&value), Finish::of(choice["finish_reason"].as_str())))
 }
 
 /// Reads a server-sent-events completion; a stream that ends before `[DONE]` or a finish reason is cut off.
@@ -395,9 +420,8 @@ async fn read_stream(mut response: reqwest::Response) -> Result<Completion, Engi
         }
     }
     match finished.as_deref() {
-        Some("length") => Ok((content, usage, true)),
         None if !done => Err(EngineError::Malformed("the stream was cut off before it finished".into())),
-        _ => Ok((content, usage, false)),
+        reason => Ok((content, usage, Finish::of(reason))),
     }
 }
 
