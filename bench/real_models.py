@@ -131,8 +131,8 @@ def main():
     os.makedirs(site)
     subprocess.run([sys.executable, os.path.join(ROOT, "tests", "real_model", "make_feed.py"),
                     os.path.join(ROOT, "tests", "fixtures", "llms-in-2024.html"), site], check=True)
+    # post.xml: the post's title and these 30 paragraphs, as tests/real_model.sh checks them.
     paragraphs = json.load(open(os.path.join(site, "blocks.json")))["bench"]
-    feed(os.path.join(site, "post.xml"), "Things we learned about LLMs in 2024", paragraphs)
     pairs = json.loads(subprocess.run([PAIRS, os.path.join(ROOT, "tests", "fixtures", "llms-in-2024.html"),
                                        os.path.join(ROOT, "tests", "fixtures", "llms-in-2024.zh-CN.md")], capture_output=True, text=True, check=True).stdout)
     feed(os.path.join(site, "pairs.xml"), "Pairs", [f"<p>{p['html']}</p>" for p in pairs])
