@@ -228,6 +228,15 @@ def translation(feed_port, results, delay_ms=200, runs=None, key="translation"):
     config(path, feeds_toml([url], extra, "backfill = 200"))
     env = dict(os.environ, POLYFEED_CONFIG=path)
     stats = lambda: json.load(opener.open(f"http://127.0.0.1:{engine_port}/stats"))
+    # The posts' own source tokens: the engine counts the blocks it is sent, and the placeholders
+    # protocol sends them shorter (no URLs, no attributes). The markup protocol sends each block as
+    # it is, so one run with it counts the source.
+    markup_path = os.path.join(WORK, "translate-markup", "feeds.toml")
+    shutil.rmtree(os.path.dirname(markup_path), ignore_errors=True)
+    config(markup_path, feeds_toml([url], extra.replace("[translator]\n", "[translator]\nprotocol = \"markup\"\n"), "backfill = 200"))
+    before = stats()
+    timed([POLYFEED, "refresh"], env=dict(os.environ, POLYFEED_CONFIG=markup_path))
+    source_tokens = stats()["source_tokens"] - before["source_tokens"]
     measured = []
     for _ in range(runs or RUNS):
         shutil.rmtree(os.path.join(WORK, "translate", "cache"), ignore_errors=True)
@@ -242,7 +251,8 @@ def translation(feed_port, results, delay_ms=200, runs=None, key="translation"):
         requests = after["requests"] - before["requests"]
         measured.append({
             "wall_s": wall, "phase_s": phase, "requests": requests, "ideal_s": requests * delay_ms / 1000 / concurrency,
-            "prompt_per_source": (after["prompt_tokens"] - before["prompt_tokens"]) / max(1, after["source_tokens"] - before["source_tokens"]),
+            "prompt_per_source": (after["prompt_tokens"] - before["prompt_tokens"]) / max(1, source_tokens),
+            "prompt_per_sent": (after["prompt_tokens"] - before["prompt_tokens"]) / max(1, after["source_tokens"] - before["source_tokens"]),
             "second_run_requests": second, "rss_mib": rss,
         })
     engine.send_signal(signal.SIGINT)
@@ -356,7 +366,8 @@ def report(results):
         f"- the translation phase: {t['phase_s']:.2f} s against the ideal {t['ideal_s']:.2f} s (requests x delay / concurrency): **{t['phase_ratio_to_ideal']:.2f}x** (target: within 1.2x)",
         f"- the whole refresh (fetch, translate, publish 200 posts and pages): {t['wall_s']:.2f} s, {t['ratio_to_ideal']:.2f}x the ideal",
         f"- {t['requests']:.0f} requests, **{t['requests_per_post']:.2f} per post**",
-        f"- prompt tokens per source token: **{t['prompt_per_source']:.2f}** (target: under 1.3)",
+        f"- prompt tokens per source token: **{t['prompt_per_source']:.2f}** (target: under 1.3); per token of the blocks as sent "
+        f"(inline markup as placeholders, shorter than the source): {t['prompt_per_sent']:.2f}",
         f"- requests on the second run: **{t['second_run_requests']:.0f}** (must be 0)",
         f"- the engine answering after {t2['delay_ms']} ms ({SLOW_RUNS} runs): the translation phase {t2['phase_s']:.2f} s against the ideal {t2['ideal_s']:.2f} s, **{t2['phase_ratio_to_ideal']:.2f}x**; the whole refresh {t2['ratio_to_ideal']:.2f}x (target: within 1.2x)",
         "",
