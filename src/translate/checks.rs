@@ -143,11 +143,7 @@ pub fn check_unit(source_html: &str, translated_html: &str, options: &CheckOptio
         }
         return problems;
     }
-    // Links and images are compared by address below; the other tags by count here.
-    let without_links = |tags: &BTreeMap<String, usize>| -> BTreeMap<String, usize> {
-        tags.iter().filter(|(t, _)| !matches!(t.as_str(), "a" | "img")).map(|(t, n)| (t.clone(), *n)).collect()
-    };
-    if without_links(&src.tags) != without_links(&tr.tags) || src.links.is_empty() && src.tags != tr.tags {
+    if tags_differ(&src, &tr, &[]) {
         problems.push(Problem::Tags { source: describe(&src.tags), translation: describe(&tr.tags) });
     }
     let lost: Vec<String> = src.links.iter().filter(|l| !tr.links.contains(l)).cloned().collect();
@@ -340,6 +336,24 @@ pub(crate) fn weight(text: &str) -> f64 {
             _ => 0.0,
         })
         .sum()
+}
+
+/// Whether the markup check sees changed markup once the tags named in `ignoring` are left out of
+/// both sides: a repair that already names lost bold asks whether anything else changed.
+pub fn markup_differs_beyond(source_html: &str, translated_html: &str, ignoring: &[&str]) -> bool {
+    tags_differ(&Facts::of(source_html), &Facts::of(translated_html), ignoring)
+}
+
+/// The markup check: links and images are compared by address (the link check), the other tags
+/// by count; in a block without links every tag is counted.
+fn tags_differ(src: &Facts, tr: &Facts, ignoring: &[&str]) -> bool {
+    let counted = |tags: &BTreeMap<String, usize>, links_too: bool| -> BTreeMap<String, usize> {
+        tags.iter()
+            .filter(|(t, _)| !ignoring.contains(&t.as_str()) && (links_too || !matches!(t.as_str(), "a" | "img")))
+            .map(|(t, n)| (t.clone(), *n))
+            .collect()
+    };
+    counted(&src.tags, false) != counted(&tr.tags, false) || src.links.is_empty() && counted(&src.tags, true) != counted(&tr.tags, true)
 }
 
 /// What the checks compare, read off a block of HTML.

@@ -57,7 +57,7 @@ impl Wire {
 
 /// Bold elements without attributes: written `**words**` where no `*` of the text could be
 /// taken for one.
-const BOLD: &[&str] = &["strong", "b"];
+pub const BOLD: &[&str] = &["strong", "b"];
 
 /// What may travel as Markdown in a block: links (no square bracket in its text), bold (no `*`).
 #[derive(Clone, Copy)]
@@ -258,13 +258,6 @@ pub fn marker_faults(wire: &Wire, translation: &str) -> Vec<String> {
     faults
 }
 
-/// `html` without its bold elements' tags (their words kept): to tell whether markup differs
-/// beyond the bold a repair already names.
-pub fn without_bold(html: &str) -> String {
-    static BOLD_TAG: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| regex::Regex::new(r"(?i)</?(strong|b)>").expect("static regex"));
-    BOLD_TAG.replace_all(html, "").into_owned()
-}
-
 /// The reply's bold spans (`**words**`) as the elements they stand for, the first as the block's
 /// first bold element and so on (one more than the block has is read as its last kind: the
 /// checks then count one bold too many). A block without bold has none to read.
@@ -400,7 +393,6 @@ mod tests {
         // Bold lost, said as the model saw it, with the words it went around.
         let lost = decode(&wire, "最早的是 Gemini 1.5 Pro，然后是**Claude <em>3</em>**和[**一个工具**](1)。");
         assert_eq!(marker_faults(&wire, &lost), ["**…** is missing: put it around the words that translate \"Gemini 1.5 Pro\", \"Claude 3\", \"a tool\""]);
-        assert_eq!(without_bold("<B>x</B> <strong>y</strong> <bdi>z</bdi>"), "x y <bdi>z</bdi>");
     }
 
     #[test]

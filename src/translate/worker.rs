@@ -985,23 +985,17 @@ impl Worker {
 /// words that translate "..."`), then the other problems in the checks' words. Lost links and code
 /// are said only as markers: the model never saw their URLs or code. Pure.
 fn repair_note(source: &str, translation: &str, problems: &[checks::Problem]) -> String {
-    use super::placeholders::without_bold;
     let mut said = super::placeholders::marker_faults(&super::placeholders::encode(source), translation);
     // What the markers already say: a lost link, lost code, and changed markup that is only bold.
-    let bold_only = || {
-        let (s, t) = (without_bold(source), without_bold(translation));
-        !checks::check_unit(&s, &t, &CheckOptions::default()).iter().any(|p| matches!(p, checks::Problem::Tags { .. }))
-    };
     let bold_said = said.iter().any(|f| f.starts_with("**…**"));
     let as_marker = |p: &checks::Problem| match p {
         checks::Problem::Link { added, .. } => added.is_empty(),
         checks::Problem::Code(_) => true,
-        checks::Problem::Tags { .. } => bold_said && bold_only(),
+        checks::Problem::Tags { .. } => bold_said && !checks::markup_differs_beyond(source, translation, super::placeholders::BOLD),
         _ => false,
     };
     let markers = !said.is_empty();
-    let rest: Vec<String> = problems.iter().filter(|p| !(markers && as_marker(p))).map(|p| p.to_string()).collect();
-    said.extend(rest);
+    said.extend(problems.iter().filter(|p| !(markers && as_marker(p))).map(|p| p.to_string()));
     said.join("; ")
 }
 
@@ -1198,6 +1192,18 @@ mod tests {
         let problems = checks::check_unit(bold, unbold, &CheckOptions::default());
         assert!(problems.iter().any(|p| matches!(p, checks::Problem::Tags { .. })), "{problems:?}");
         assert_eq!(repair_note(bold, unbold, &problems), "**…** is missing: put it around the words that translate \"Gemini 1.5 Pro\"");
+        // Bold and a link lost: both said as markers, the markup check not again.
+        let both = "<strong>Gemini 1.5 Pro</strong> came <a href=\"https://e.org/gemini\">in February</a>.";
+        let neither = "Gemini 1.5 Pro 于二月发布。";
+        let problems = checks::check_unit(both, neither, &CheckOptions::default());
+        assert_eq!(
+            repair_note(both, neither, &problems),
+            "[…](1) is missing: put it around the words that translate \"in February\"; **…** is missing: put it around the words that translate \"Gemini 1.5 Pro\""
+        );
+        // Bold and another tag lost: the other tag is still said, in the checks' words.
+        let stressed = "The earliest was <strong>Gemini 1.5 Pro</strong>, released in <em>February</em>.";
+        let problems = checks::check_unit(stressed, unbold, &CheckOptions::default());
+        assert!(repair_note(stressed, unbold, &problems).contains("markup changed"), "{problems:?}");
         // Nothing lost of the markup: the checks' own words.
         let kept = "Claude 3 <a href=\"https://simonwillison.net/2024/Mar/4/claude-3/\">于三月发布</a>；运行 <code>llm -m opus</code>，价格 40 美元。";
         let problems = checks::check_unit(source, kept, &CheckOptions { target_lang: "zh-CN".into(), ..CheckOptions::default() });
