@@ -204,7 +204,7 @@ async fn refresh_inner(ctx: &Context, feed: &FeedConfig, force: bool) -> Inner {
         return Ok(Ok((Outcome::NotModified, Applied::default(), moved_to)));
     };
     // The very same body as last time: nothing to parse.
-    let body_hash = crate::model::digest_bytes(body);
+    let body_hash = crate::model::fingerprint(body);
     if state.body_hash.as_deref() == Some(body_hash.as_str()) && response.moved_to.is_none() {
         store.record_fetch(name, feed.url(), &record, None, &langs)?;
         return Ok(Ok((Outcome::NotModified, Applied::default(), moved_to)));

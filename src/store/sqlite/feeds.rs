@@ -12,23 +12,22 @@ impl FeedStore for SqliteStore {
     fn feed_state(&self, feed: &str) -> Result<FeedState> {
         let conn = self.conn();
         let state = conn
-            .query_row(
+            .prepare_cached(
                 "SELECT fetch_url, etag, last_modified, body_hash, not_before, failures,
                         EXISTS (SELECT 1 FROM entries WHERE feed = ?1)
                  FROM feeds WHERE name = ?1",
-                [feed],
-                |r| {
-                    Ok(FeedState {
-                        fetch_url: r.get(0)?,
-                        etag: r.get(1)?,
-                        last_modified: r.get(2)?,
-                        body_hash: r.get(3)?,
-                        not_before: r.get(4)?,
-                        failures: r.get(5)?,
-                        has_entries: r.get(6)?,
-                    })
-                },
-            )
+            )?
+            .query_row([feed], |r| {
+                Ok(FeedState {
+                    fetch_url: r.get(0)?,
+                    etag: r.get(1)?,
+                    last_modified: r.get(2)?,
+                    body_hash: r.get(3)?,
+                    not_before: r.get(4)?,
+                    failures: r.get(5)?,
+                    has_entries: r.get(6)?,
+                })
+            })
             .optional()?;
         Ok(state.unwrap_or_default())
     }
