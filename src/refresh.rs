@@ -12,7 +12,7 @@ use crate::detect::{self, Detection};
 use crate::fetch::{self, FetchError, Fetcher, Response};
 use crate::model::{ParsedFeed, now};
 use crate::parse::{self, ParseError};
-use crate::store::{Applied, FeedMeta, FeedStore, FetchRecord, FetchResult, Store, StoreError, Subscription, SubscriptionState, SubscriptionStore};
+use crate::store::{Applied, FeedMeta, FeedState, FeedStore, FetchRecord, FetchResult, Store, StoreError, Subscription, SubscriptionState, SubscriptionStore};
 
 /// The longest a server's max-age or ttl may postpone the next fetch.
 const MAX_CACHE_DELAY: i64 = 6 * 3600;
@@ -228,7 +228,7 @@ async fn refresh_inner(ctx: &Context, feed: &FeedConfig, force: bool) -> Inner {
     record.not_before = record.not_before.or(parsed_ttl(&parsed));
     record.meta = Some(FeedMeta { title: parsed.title.clone(), site_url: parsed.site_url.clone(), authors: parsed.authors.clone() });
 
-    let known = store.known_entries(name)?;
+    let known = known_entries(store, name, &state)?;
     let mut detection = detect::detect(&parsed.entries, &known, !state.has_entries, feed.backfill, &feed.filters);
     if feed.full_text {
         fill_full_text(ctx, feed, &mut detection).await;
@@ -236,6 +236,11 @@ async fn refresh_inner(ctx: &Context, feed: &FeedConfig, force: bool) -> Inner {
     let applied = store.record_fetch(name, feed.url(), &record, Some(&detection), &langs)?;
     tracing::info!(new = applied.new, updated = applied.updated, queued = applied.queued, "fetched");
     Ok(Ok((Outcome::Fetched, applied, record.fetch_url)))
+}
+
+/// What the store knows of a feed's entries; nothing to ask on a first fetch, when it holds none.
+fn known_entries(store: &dyn FeedStore, feed: &str, state: &FeedState) -> Result<Vec<detect::Known>, StoreError> {
+    if state.has_entries { store.known_entries(feed) } else { Ok(Vec::new()) }
 }
 
 /// Records the WebSub hub a feed advertises (`[server] websub`): a new hub or topic is a new
@@ -291,7 +296,7 @@ pub async fn apply_push(ctx: &Context, feed: &FeedConfig, body: &[u8], content_t
     record.body_hash = state.body_hash.clone();
     record.meta = Some(FeedMeta { title: parsed.title.clone(), site_url: parsed.site_url.clone(), authors: parsed.authors.clone() });
     let langs: Vec<&str> = feed.languages(&ctx.config).collect();
-    let known = store.known_entries(name)?;
+    let known = known_entries(store, name, &state)?;
     let mut detection = detect::detect(&parsed.entries, &known, !state.has_entries, feed.backfill, &feed.filters);
     detection.gone.clear();
     if feed.full_text {
