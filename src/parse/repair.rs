@@ -105,49 +105,37 @@ pub(super) fn upgrade_atom03(body: &[u8]) -> Option<Vec<u8>> {
     // Only documents that mention the old namespace pay for the search in earnest.
     head.iter().position(|c| *c == b'#')?;
     head.windows(NS03.len()).position(|w| w[0] == b'p' && w == NS03)?;
-    let text = String::from_utf8_lossy(body);
-    // Only ASCII-compatible encodings reach here with their markup intact; the replacements are ASCII.
-    if text.contains('\0') {
+    // Only ASCII-compatible encodings reach here with their markup intact (UTF-16 has NUL bytes);
+    // the replacements are ASCII.
+    if memchr::memchr(0, body).is_some() {
         return None;
     }
-    let replaced = [
-        ("http://purl.org/atom/ns#", "http://www.w3.org/2005/Atom"),
-        ("<modified>", "<updated>"),
-        ("</modified>", "</updated>"),
-        ("<issued>", "<published>"),
-        ("</issued>", "</published>"),
-        ("<tagline", "<subtitle"),
-        ("</tagline>", "</subtitle>"),
-        (" mode=\"escaped\"", ""),
-        ("type=\"text/html\"", "type=\"html\""),
-        ("type=\"text/plain\"", "type=\"text\""),
-        ("type=\"application/xhtml+xml\"", "type=\"xhtml\""),
-    ];
-    let mut out = body.to_vec();
-    for (from, to) in replaced {
-        out = replace_bytes(&out, from.as_bytes(), to.as_bytes());
-    }
-    Some(out)
+    // One pass for every rename (none of them can make or break another's match).
+    static RENAMES: std::sync::OnceLock<aho_corasick::AhoCorasick> = std::sync::OnceLock::new();
+    let renames = RENAMES.get_or_init(|| {
+        aho_corasick::AhoCorasick::builder()
+            .match_kind(aho_corasick::MatchKind::LeftmostFirst)
+            .build(ATOM03_RENAMES.iter().map(|(from, _)| from))
+            .expect("static patterns")
+    });
+    let to: Vec<&str> = ATOM03_RENAMES.iter().map(|(_, to)| *to).collect();
+    Some(renames.replace_all_bytes(body, &to))
 }
 
-pub(super) fn replace_bytes(haystack: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(haystack.len());
-    let mut i = 0;
-    // Jump from one occurrence of the first byte to the next; compare only there.
-    while let Some(p) = haystack[i..].iter().position(|c| *c == from[0]) {
-        out.extend_from_slice(&haystack[i..i + p]);
-        i += p;
-        if haystack[i..].starts_with(from) {
-            out.extend_from_slice(to);
-            i += from.len();
-        } else {
-            out.push(haystack[i]);
-            i += 1;
-        }
-    }
-    out.extend_from_slice(&haystack[i..]);
-    out
-}
+/// Atom 0.3's names and their Atom 1.0 equivalents.
+const ATOM03_RENAMES: [(&str, &str); 11] = [
+    ("http://purl.org/atom/ns#", "http://www.w3.org/2005/Atom"),
+    ("<modified>", "<updated>"),
+    ("</modified>", "</updated>"),
+    ("<issued>", "<published>"),
+    ("</issued>", "</published>"),
+    ("<tagline", "<subtitle"),
+    ("</tagline>", "</subtitle>"),
+    (" mode=\"escaped\"", ""),
+    ("type=\"text/html\"", "type=\"html\""),
+    ("type=\"text/plain\"", "type=\"text\""),
+    ("type=\"application/xhtml+xml\"", "type=\"xhtml\""),
+];
 
 pub(super) fn declared_encoding(body: &[u8]) -> Option<String> {
     let head = trim_start(body);
@@ -174,12 +162,39 @@ pub(super) fn lossy_utf8(body: &[u8]) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::super::*;
+    use super::ATOM03_RENAMES;
 
     /// A JSON Feed with one item, `version` and the item's fields as given.
     fn json_feed(version: &str, item: &str) -> Result<ParsedFeed> {
         let doc =
             format!(r#"{{"version": "{version}", "title": "J", "home_page_url": "https://j.example/", "items": [{{"url": "https://j.example/1", {item}}}]}}"#);
         parse(doc.as_bytes(), "https://j.example/feed.json", Some("application/feed+json"))
+    }
+
+    #[test]
+    fn atom_03_is_read_as_atom_10_in_one_pass() {
+        let doc = r#"<?xml version="1.0" encoding="utf-8"?>
+<feed version="0.3" xmlns="http://purl.org/atom/ns#"><title>Old</title><tagline mode="escaped" type="text/html">&lt;b&gt;Since&lt;/b&gt; 2004</tagline>
+<modified>2005-03-01T10:00:00Z</modified>
+<entry><id>tag:old,2005:1</id><title type="text/plain">Salt &amp; pepper</title><link rel="alternate" type="text/html" href="https://old.example/1"/>
+<issued>2005-02-28T09:00:00Z</issued><modified>2005-03-01T10:00:00Z</modified>
+<content type="application/xhtml+xml" mode="xml"><div xmlns="http://www.w3.org/1999/xhtml"><p>Hello</p></div></content>
+<summary type="text/html" mode="escaped">&lt;p&gt;Hi&lt;/p&gt;</summary></entry></feed>"#;
+        // The definition: each rename applied in turn over the whole document.
+        let by_one = ATOM03_RENAMES.iter().fold(doc.to_string(), |text, (from, to)| text.replace(from, to));
+        let upgraded = upgrade_atom03(doc.as_bytes()).unwrap();
+        assert_eq!(String::from_utf8(upgraded).unwrap(), by_one);
+        assert!(by_one.contains("<subtitle type=\"html\">") && by_one.contains("<published>") && !by_one.contains("purl.org"));
+        let feed = parse(doc.as_bytes(), "https://old.example/feed", None).unwrap();
+        let entry = &feed.entries[0];
+        assert_eq!(entry.title, "Salt & pepper");
+        assert_eq!(entry.published.map(|d| d.to_rfc3339()).as_deref(), Some("2005-02-28T09:00:00+00:00"));
+        assert_eq!(entry.updated.map(|d| d.to_rfc3339()).as_deref(), Some("2005-03-01T10:00:00+00:00"));
+        assert!(entry.content.contains("<p>Hello</p>"), "{}", entry.content);
+        // Not Atom 0.3, or not ASCII-compatible: left alone.
+        assert_eq!(upgrade_atom03(b"<feed xmlns=\"http://www.w3.org/2005/Atom\"><modified/></feed>"), None);
+        let utf16: Vec<u8> = doc.encode_utf16().flat_map(u16::to_le_bytes).collect();
+        assert_eq!(upgrade_atom03(&utf16), None);
     }
 
     #[test]
