@@ -111,15 +111,15 @@ pub(super) fn upgrade_atom03(body: &[u8]) -> Option<Vec<u8>> {
         return None;
     }
     // One pass for every rename (none of them can make or break another's match).
-    static RENAMES: std::sync::OnceLock<aho_corasick::AhoCorasick> = std::sync::OnceLock::new();
-    let renames = RENAMES.get_or_init(|| {
-        aho_corasick::AhoCorasick::builder()
+    static RENAMES: std::sync::LazyLock<(aho_corasick::AhoCorasick, Vec<&str>)> = std::sync::LazyLock::new(|| {
+        let from = aho_corasick::AhoCorasick::builder()
             .match_kind(aho_corasick::MatchKind::LeftmostFirst)
             .build(ATOM03_RENAMES.iter().map(|(from, _)| from))
-            .expect("static patterns")
+            .expect("static patterns");
+        (from, ATOM03_RENAMES.iter().map(|(_, to)| *to).collect())
     });
-    let to: Vec<&str> = ATOM03_RENAMES.iter().map(|(_, to)| *to).collect();
-    Some(renames.replace_all_bytes(body, &to))
+    let (from, to) = &*RENAMES;
+    Some(from.replace_all_bytes(body, to))
 }
 
 /// Atom 0.3's names and their Atom 1.0 equivalents.

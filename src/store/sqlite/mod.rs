@@ -278,7 +278,10 @@ mod tests {
     fn the_wal_is_copied_back_by_its_own_thread_and_at_close() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.sqlite");
-        let store = SqliteStore::open(&path).unwrap();
+        let mut store = SqliteStore::open(&path).unwrap();
+        // The writer never checkpoints itself: its automatic checkpoint is replaced by the hook.
+        let automatic: i64 = store.conn().query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0)).unwrap();
+        assert_eq!(automatic, 0);
         // 40 commits of 200 KB: the WAL passes the checkpoint threshold twice.
         let body = format!("<p>{}</p>", "word ".repeat(2_000));
         for round in 0..40 {
@@ -292,6 +295,11 @@ mod tests {
         };
         assert_eq!(count(&reader), (800, 790));
         drop(reader);
+        // Stopping the thread waits for the checkpoints asked for: with the writer still open, the
+        // database file already holds the copied megabytes.
+        drop(store._checkpoints.take());
+        let copied = std::fs::metadata(&path).unwrap().len();
+        assert!(copied > 4_000_000, "the database file has {copied} bytes before close");
         drop(store);
         // The last connection to close copied everything into the database and removed the WAL.
         assert!(!dir.path().join("s.sqlite-wal").exists());
